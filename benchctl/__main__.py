@@ -1,0 +1,3 @@
+from benchctl.cli.app import main
+
+main()

@@ -1,0 +1,203 @@
+"""Load a manifest repository: find files, parse, validate each, then check references."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from benchctl.manifests.catalog import Loaded, Repository
+from benchctl.manifests.diagnostics import Diagnostic
+from benchctl.manifests.models import (
+    API_VERSION,
+    FOLDER_KIND,
+    KINDS,
+    HarnessProfile,
+)
+from benchctl.manifests.references import check_references
+from benchctl.manifests.schema_errors import schema_diagnostics
+from benchctl.manifests.secrets import find_secrets
+from benchctl.manifests.templates import check_templates
+from benchctl.manifests.yaml_source import YamlDocument, load_yaml
+
+SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class ValidationResult:
+    repository: Repository
+    diagnostics: list[Diagnostic]
+    files_checked: int
+
+    @property
+    def errors(self) -> list[Diagnostic]:
+        return [d for d in self.diagnostics if d.severity == "error"]
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def discover(root: Path) -> list[Path]:
+    """Manifest files of a repository: ``<root>/<kind folder>/*.yaml`` (and ``.yml``)."""
+    found: list[Path] = []
+    for folder in FOLDER_KIND:
+        directory = root / folder
+        if directory.is_dir():
+            found.extend(sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES))
+    return found
+
+
+def expand(paths: Iterable[Path]) -> list[Path]:
+    """Files named, and manifest files under folders named (a repository or a kind folder)."""
+    files: list[Path] = []
+    for path in paths:
+        if not path.is_dir():
+            files.append(path)
+        elif any((path / folder).is_dir() for folder in FOLDER_KIND):
+            files.extend(discover(path))
+        else:
+            files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
+    return files
+
+
+def _envelope(doc: YamlDocument) -> tuple[str | None, list[Diagnostic]]:
+    """The manifest's kind, or why it has none we know."""
+    data = doc.data
+    problems: list[Diagnostic] = []
+    if "apiVersion" not in data:
+        line, col = doc.locate(())
+        problems.append(
+            Diagnostic(doc.path, line, col, "BC202", "missing required field `apiVersion`")
+        )
+    elif data["apiVersion"] != API_VERSION:
+        line, col = doc.locate(("apiVersion",))
+        problems.append(
+            Diagnostic(
+                doc.path,
+                line,
+                col,
+                "BC200",
+                f"apiVersion {data['apiVersion']!r} is not supported; this benchctl reads"
+                f" {API_VERSION!r}",
+            )
+        )
+    kind = data.get("kind")
+    if "kind" not in data:
+        line, col = doc.locate(())
+        problems.append(Diagnostic(doc.path, line, col, "BC202", "missing required field `kind`"))
+        return None, problems
+    if not isinstance(kind, str) or kind not in KINDS:
+        line, col = doc.locate(("kind",))
+        close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
+        problems.append(
+            Diagnostic(
+                doc.path,
+                line,
+                col,
+                "BC201",
+                f"kind {kind!r} is not a benchctl kind",
+                f"did you mean {close[0]!r}?" if close else "",
+            )
+        )
+        return None, problems
+    return kind, problems
+
+
+def _placement(doc: YamlDocument, kind: str) -> Iterable[Diagnostic]:
+    folder = KINDS[kind][1]
+    if doc.path.parent.name != folder:
+        line, col = doc.locate(("kind",))
+        yield Diagnostic(
+            doc.path,
+            line,
+            col,
+            "BC207",
+            f"a {kind} belongs in `{folder}/`, not `{doc.path.parent.name}/`",
+            f"move the file to {folder}/{doc.path.name}",
+        )
+    metadata = doc.data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    if isinstance(name, str) and name != doc.path.stem:
+        line, col = doc.locate(("metadata", "name"))
+        yield Diagnostic(
+            doc.path,
+            line,
+            col,
+            "BC206",
+            f"metadata.name is {name!r} but the file is named {doc.path.name!r}",
+            f"rename the file to {name}{doc.path.suffix or '.yaml'} or set metadata.name to"
+            f" {doc.path.stem!r}",
+        )
+
+
+def load_manifest(path: Path) -> tuple[Loaded[Any] | None, list[Diagnostic]]:
+    """Parse and validate one file on its own (no cross-references)."""
+    parsed = load_yaml(path)
+    if not isinstance(parsed, YamlDocument):
+        return None, parsed
+    problems = list(find_secrets(parsed, parsed.text))
+    kind, envelope_problems = _envelope(parsed)
+    problems.extend(envelope_problems)
+    if kind is None:
+        return None, problems
+    problems.extend(_placement(parsed, kind))
+    model_cls = KINDS[kind][0]
+    try:
+        model = model_cls.model_validate(parsed.data)
+    except ValidationError as exc:
+        problems.extend(d for d in schema_diagnostics(model_cls, exc, parsed) if d.code != "BC200")
+        return None, problems
+    if isinstance(model, HarnessProfile):
+        problems.extend(check_templates(model, parsed))
+    return Loaded(path, parsed, model), problems
+
+
+def load_repository(root: Path, paths: Sequence[Path] | None = None) -> ValidationResult:
+    """Load every manifest under ``root`` plus ``paths``; report on ``paths`` (all if None).
+
+    References always resolve against the whole repository, so checking one changed file still
+    catches a variant that names a provider nobody defined.
+    """
+    files = discover(root)
+    targets = None if paths is None else {p.resolve() for p in expand(paths)}
+    if paths is not None:
+        known = {p.resolve() for p in files}
+        files.extend(p for p in expand(paths) if p.resolve() not in known)
+    repository = Repository(root)
+    diagnostics: list[Diagnostic] = []
+    first_seen: dict[tuple[str, str], Loaded[Any]] = {}
+    for path in files:
+        loaded, problems = load_manifest(path)
+        diagnostics.extend(problems)
+        if loaded is None:
+            continue
+        kind = loaded.model.kind
+        table = repository.by_kind(kind)
+        if loaded.name in table:
+            other = first_seen[(kind, loaded.name)]
+            line, col = loaded.doc.locate(("metadata", "name"))
+            diagnostics.append(
+                Diagnostic(
+                    path,
+                    line,
+                    col,
+                    "BC301",
+                    f"{kind} {loaded.name!r} is also defined in {other.path}",
+                )
+            )
+            continue
+        table[loaded.name] = loaded
+        first_seen[(kind, loaded.name)] = loaded
+    diagnostics.extend(check_references(repository))
+    if targets is not None:
+        diagnostics = [d for d in diagnostics if d.path.resolve() in targets]
+        checked = len(targets)
+    else:
+        checked = len(files)
+    diagnostics.sort(key=Diagnostic.sort_key)
+    return ValidationResult(repository, diagnostics, checked)

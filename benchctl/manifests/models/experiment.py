@@ -1,0 +1,78 @@
+"""Experiment: a named comparison of variants on task cards, and its sessions."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import AfterValidator, Field, model_validator
+from pydantic_core import PydanticCustomError
+
+from benchctl.manifests.models.common import Duration, Envelope, Name, StrictModel
+
+SessionStatus = Literal["open", "finalized", "aborted"]
+Outcome = Literal["success", "partial", "failure"]
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise PydanticCustomError(
+            "BC205",
+            "redaction pattern {pattern!r} is not a valid regex: {error}",
+            {"pattern": pattern, "error": str(exc)},
+        ) from None
+    return pattern
+
+
+class ContentCapture(StrictModel):
+    """Prompt/response capture: off unless enabled here, and then redacted and stored apart."""
+
+    enabled: bool = False
+    redact: list[Annotated[str, AfterValidator(_compiles)]] = Field(
+        default_factory=list, description="Regexes whose matches are replaced before storage."
+    )
+    retention: Duration = Field(default="30d", description="How long captured content is kept.")
+
+
+class SessionPolicy(StrictModel):
+    ttl: Duration = Field(default="4h", description="Lifetime of a session's proxy key.")
+    budget_usd: float = Field(default=5.0, gt=0, description="Spend limit of a session's key.")
+    content_capture: ContentCapture = Field(default_factory=ContentCapture)
+
+
+class SessionEntry(StrictModel):
+    variant: Name
+    task_card: Name
+    replicate: int = Field(default=1, ge=1)
+    status: SessionStatus = "open"
+    outcome: Outcome | None = Field(default=None, description="Required once finalized.")
+    notes: str = ""
+
+    @model_validator(mode="after")
+    def _outcome_matches_status(self) -> SessionEntry:
+        if self.status == "finalized" and self.outcome is None:
+            raise PydanticCustomError("BC210", "a finalized session needs an outcome")
+        if self.status != "finalized" and self.outcome is not None:
+            raise PydanticCustomError(
+                "BC210",
+                "a session with status {status!r} cannot have an outcome",
+                {"status": self.status},
+            )
+        return self
+
+
+class ExperimentSpec(StrictModel):
+    hypothesis: str = Field(default="", description="What the experiment sets out to show.")
+    variants: list[Name] = Field(min_length=1, description="Variants compared.")
+    task_cards: list[Name] = Field(min_length=1, description="Task cards every variant works.")
+    baseline: Name = Field(description="The variant others are compared against.")
+    replicates: int = Field(default=1, ge=1, le=100, description="Sessions per variant x task.")
+    session_policy: SessionPolicy = Field(default_factory=SessionPolicy)
+    sessions: list[SessionEntry] = Field(default_factory=list)
+
+
+class Experiment(Envelope):
+    kind: Literal["Experiment"]
+    spec: ExperimentSpec

@@ -1,0 +1,68 @@
+"""HarnessProfile: how one harness talks to the proxy, rendered from templates."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from benchctl.manifests.models.common import Envelope, EnvVarName, NonEmptyStr, StrictModel
+
+Protocol = Literal["openai-chat", "openai-responses", "anthropic-messages"]
+SettingValue = str | int | float | bool
+SettingName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]*$")]
+
+_PYTHON_TYPES: dict[str, tuple[type, ...]] = {
+    "string": (str,),
+    "integer": (int,),
+    "number": (int, float),
+    "boolean": (bool,),
+}
+
+
+def setting_value_matches(kind: str, value: object) -> bool:
+    """Whether ``value`` has the setting type ``kind`` (bool is not a number here)."""
+    if isinstance(value, bool) and kind != "boolean":
+        return False
+    return isinstance(value, _PYTHON_TYPES[kind])
+
+
+class SettingSpec(StrictModel):
+    type: Literal["string", "integer", "number", "boolean"]
+    description: str = ""
+    required: bool = False
+    default: SettingValue | None = None
+    enum: list[SettingValue] | None = Field(default=None, min_length=1)
+
+    @model_validator(mode="after")
+    def _default_fits(self) -> SettingSpec:
+        for value in [self.default, *(self.enum or [])]:
+            if value is not None and not setting_value_matches(self.type, value):
+                raise PydanticCustomError(
+                    "BC205",
+                    "{value!r} is not of the setting's type {type}",
+                    {"value": value, "type": self.type},
+                )
+        return self
+
+
+class HarnessProfileSpec(StrictModel):
+    harness: NonEmptyStr = Field(description="The harness, e.g. `Claude Code 2.x`.")
+    protocol: Protocol = Field(description="The proxy API the harness calls.")
+    env: dict[EnvVarName, str] = Field(
+        min_length=1, description="Env var name -> Jinja2 template of its value."
+    )
+    args: list[str] = Field(
+        default_factory=list, description="Jinja2 templates of command-line arguments."
+    )
+    settings: dict[SettingName, SettingSpec] = Field(
+        default_factory=dict, description="Harness settings a variant may set."
+    )
+    launch: NonEmptyStr = Field(description="Jinja2 template of the command the operator runs.")
+    docs_url: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = None
+
+
+class HarnessProfile(Envelope):
+    kind: Literal["HarnessProfile"]
+    spec: HarnessProfileSpec

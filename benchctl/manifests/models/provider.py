@@ -1,0 +1,112 @@
+"""Provider: an upstream inference provider reached through a LiteLLM route."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, StringConstraints, model_validator
+from pydantic_core import PydanticCustomError
+
+from benchctl.manifests.models.common import Envelope, EnvVarName, StrictModel
+
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+Fraction = Annotated[float, Field(ge=0, le=1)]
+ErrorKind = Literal["rate_limit", "server_error", "timeout"]
+ModelId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
+
+
+class Prices(StrictModel):
+    """USD per million tokens, as the provider bills them."""
+
+    input: NonNegative = Field(description="Prompt tokens not served from cache.")
+    output: NonNegative = Field(description="Completion tokens, reasoning tokens included.")
+    cache_read: NonNegative | None = Field(
+        default=None, description="Prompt tokens read from cache."
+    )
+    cache_write: NonNegative | None = Field(
+        default=None, description="Prompt tokens written to cache."
+    )
+
+
+class Distribution(StrictModel):
+    """A log-normal distribution given by its median and 95th percentile."""
+
+    median: Positive
+    p95: Positive
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Distribution:
+        if self.p95 < self.median:
+            raise PydanticCustomError("BC205", "p95 must be at least the median")
+        return self
+
+
+class SimulatedErrors(StrictModel):
+    rate: Fraction = Field(default=0.0, description="Share of requests that fail.")
+    kinds: list[ErrorKind] = Field(
+        default_factory=lambda: list[ErrorKind](["server_error"]),
+        min_length=1,
+        description="Failures drawn uniformly: 429, 500, or no answer until the client times out.",
+    )
+
+
+class ModelSimulation(StrictModel):
+    """How the simulated provider serves this model."""
+
+    ttft_ms: Distribution = Field(description="Time to first token, milliseconds.")
+    tokens_per_second: Distribution = Field(description="Output speed after the first token.")
+    output_tokens: Distribution = Field(description="Completion length in tokens.")
+    cached_prompt_fraction: Fraction = Field(
+        default=0.0, description="Share of prompt tokens reported as cache reads."
+    )
+    errors: SimulatedErrors = Field(default_factory=SimulatedErrors)
+
+
+class ProviderModel(StrictModel):
+    context_window: int = Field(gt=0, description="Maximum prompt + completion tokens.")
+    max_output_tokens: int | None = Field(default=None, gt=0)
+    prices: Prices
+    simulate: ModelSimulation | None = Field(
+        default=None, description="Required when the provider has `simulator`; else not allowed."
+    )
+
+
+class Simulator(StrictModel):
+    seed: int = Field(default=0, description="Seed of every random draw, for repeatable runs.")
+
+
+class ProviderSpec(StrictModel):
+    route: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]+/$")] = Field(
+        description="LiteLLM route prefix, e.g. `anthropic/`, `openai/`, `openrouter/`."
+    )
+    api_base: Annotated[str, StringConstraints(pattern=r"^https?://[^\s]+$")] | None = Field(
+        default=None, description="Base URL of the provider's API; LiteLLM's default when absent."
+    )
+    api_key_env: EnvVarName | None = Field(
+        default=None,
+        description="Name of the env var holding the provider key; never the key itself.",
+    )
+    simulator: Simulator | None = Field(
+        default=None, description="Marks the provider as benchctl's simulated upstream."
+    )
+    models: dict[ModelId, ProviderModel] = Field(
+        min_length=1, description="Models offered, by the provider's model id."
+    )
+
+    @model_validator(mode="after")
+    def _simulation_consistent(self) -> ProviderSpec:
+        for model_id, model in self.models.items():
+            if (self.simulator is None) != (model.simulate is None):
+                raise PydanticCustomError(
+                    "BC205",
+                    "model {model!r}: `simulate` is required when the provider has `simulator`"
+                    " and not allowed otherwise",
+                    {"model": model_id},
+                )
+        return self
+
+
+class Provider(Envelope):
+    kind: Literal["Provider"]
+    spec: ProviderSpec

@@ -1,0 +1,211 @@
+"""Repository-wide checks: references between manifests and consistency inside experiments."""
+
+from __future__ import annotations
+
+import difflib
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from benchctl.manifests.catalog import Loaded, Repository
+from benchctl.manifests.diagnostics import Diagnostic
+from benchctl.manifests.models import Experiment, Provider, Variant
+from benchctl.manifests.models.harness_profile import setting_value_matches
+from benchctl.manifests.yaml_source import PathSegment
+
+
+def _at(
+    loaded: Loaded[Any], loc: tuple[PathSegment, ...], code: str, msg: str, hint: str = ""
+) -> Diagnostic:
+    line, col = loaded.doc.locate(loc)
+    return Diagnostic(loaded.path, line, col, code, msg, hint)
+
+
+def _fold(name: str) -> str:
+    return name.casefold().replace("_", "-").replace(".", "-")
+
+
+def _resolve(
+    loaded: Loaded[Any], loc: tuple[PathSegment, ...], kind: str, name: str, known: Iterable[str]
+) -> Diagnostic | None:
+    """None when ``name`` is in ``known``; else a dangling (BC300) or ambiguous (BC302) finding."""
+    known = list(known)
+    if name in known:
+        return None
+    folded = [k for k in known if _fold(k) == _fold(name)]
+    if len(folded) > 1:
+        return _at(
+            loaded,
+            loc,
+            "BC302",
+            f"{kind} {name!r} does not exist, and it matches {', '.join(map(repr, folded))}"
+            " ignoring case and separators",
+            "name exactly one of them",
+        )
+    close = folded or difflib.get_close_matches(name, known, n=1)
+    hint = f"did you mean {close[0]!r}?" if close else ""
+    return _at(loaded, loc, "BC300", f"{kind} {name!r} does not exist", hint)
+
+
+def _provider_models(provider: Loaded[Provider]) -> Iterator[Diagnostic]:
+    groups: dict[str, list[str]] = {}
+    for model_id in provider.model.spec.models:
+        groups.setdefault(_fold(model_id), []).append(model_id)
+    for ids in groups.values():
+        if len(ids) > 1:
+            yield _at(
+                provider,
+                ("spec", "models", ids[1]),
+                "BC302",
+                f"model ids {', '.join(map(repr, ids))} differ only in case or separators",
+            )
+
+
+def _variant(repo: Repository, variant: Loaded[Variant]) -> Iterator[Diagnostic]:
+    spec = variant.model.spec
+    provider = repo.providers.get(spec.provider)
+    if provider is None:
+        found = _resolve(variant, ("spec", "provider"), "Provider", spec.provider, repo.providers)
+        if found:
+            yield found
+    else:
+        found = _resolve(
+            variant, ("spec", "model"), "model", spec.model, provider.model.spec.models
+        )
+        if found:
+            yield Diagnostic(
+                found.path,
+                found.line,
+                found.col,
+                "BC303" if found.code == "BC300" else found.code,
+                f"provider {spec.provider!r} does not offer model {spec.model!r}",
+                found.hint or "offered: " + ", ".join(provider.model.spec.models),
+            )
+    profile = repo.harness_profiles.get(spec.harness_profile)
+    if profile is None:
+        found = _resolve(
+            variant,
+            ("spec", "harness_profile"),
+            "HarnessProfile",
+            spec.harness_profile,
+            repo.harness_profiles,
+        )
+        if found:
+            yield found
+        return
+    declared = profile.model.spec.settings
+    for name, value in spec.harness_settings.items():
+        loc = ("spec", "harness_settings", name)
+        setting = declared.get(name)
+        if setting is None:
+            close = difflib.get_close_matches(name, list(declared), n=1)
+            yield _at(
+                variant,
+                loc,
+                "BC304",
+                f"harness profile {spec.harness_profile!r} does not accept setting {name!r}",
+                f"did you mean {close[0]!r}?"
+                if close
+                else "accepted: " + (", ".join(declared) or "none"),
+            )
+        elif not setting_value_matches(setting.type, value):
+            yield _at(
+                variant,
+                loc,
+                "BC305",
+                f"setting {name!r} must be of type {setting.type}, got {value!r}",
+            )
+        elif setting.enum is not None and value not in setting.enum:
+            yield _at(
+                variant,
+                loc,
+                "BC305",
+                f"setting {name!r} must be one of {', '.join(map(repr, setting.enum))},"
+                f" got {value!r}",
+            )
+    for name, setting in declared.items():
+        if setting.required and name not in spec.harness_settings:
+            yield _at(
+                variant,
+                ("spec",),
+                "BC312",
+                f"harness profile {spec.harness_profile!r} requires setting {name!r}",
+                f"add `{name}:` under spec.harness_settings",
+            )
+
+
+def _duplicates(loaded: Loaded[Any], field: str, names: list[str]) -> Iterator[Diagnostic]:
+    seen: set[str] = set()
+    for index, name in enumerate(names):
+        if name in seen:
+            yield _at(
+                loaded, ("spec", field, index), "BC311", f"{name!r} is listed twice in {field}"
+            )
+        seen.add(name)
+
+
+def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Diagnostic]:
+    spec = experiment.model.spec
+    yield from _duplicates(experiment, "variants", spec.variants)
+    yield from _duplicates(experiment, "task_cards", spec.task_cards)
+    for index, name in enumerate(spec.variants):
+        found = _resolve(experiment, ("spec", "variants", index), "Variant", name, repo.variants)
+        if found:
+            yield found
+    for index, name in enumerate(spec.task_cards):
+        found = _resolve(
+            experiment, ("spec", "task_cards", index), "TaskCard", name, repo.task_cards
+        )
+        if found:
+            yield found
+    if spec.baseline not in spec.variants:
+        yield _at(
+            experiment,
+            ("spec", "baseline"),
+            "BC306",
+            f"baseline {spec.baseline!r} is not one of the experiment's variants",
+            "pick one of: " + ", ".join(spec.variants),
+        )
+    entries: Counter[tuple[str, str, int]] = Counter()
+    for index, session in enumerate(spec.sessions):
+        loc: tuple[PathSegment, ...] = ("spec", "sessions", index)
+        if session.variant not in spec.variants:
+            yield _at(
+                experiment,
+                (*loc, "variant"),
+                "BC307",
+                f"session variant {session.variant!r} is not in spec.variants",
+            )
+        if session.task_card not in spec.task_cards:
+            yield _at(
+                experiment,
+                (*loc, "task_card"),
+                "BC308",
+                f"session task card {session.task_card!r} is not in spec.task_cards",
+            )
+        if session.replicate > spec.replicates:
+            yield _at(
+                experiment,
+                (*loc, "replicate"),
+                "BC309",
+                f"replicate {session.replicate} is more than spec.replicates ({spec.replicates})",
+            )
+        key = (session.variant, session.task_card, session.replicate)
+        entries[key] += 1
+        if entries[key] == 2:
+            yield _at(
+                experiment,
+                loc,
+                "BC310",
+                f"session {session.variant} x {session.task_card} replicate {session.replicate}"
+                " is listed twice",
+            )
+
+
+def check_references(repo: Repository) -> Iterator[Diagnostic]:
+    for provider in repo.providers.values():
+        yield from _provider_models(provider)
+    for variant in repo.variants.values():
+        yield from _variant(repo, variant)
+    for experiment in repo.experiments.values():
+        yield from _experiment(repo, experiment)

@@ -1,0 +1,289 @@
+"""Safe YAML loading that keeps every value's location.
+
+Parsing uses libyaml through PyYAML's C composer (fast, and it gives node marks); we then build
+plain Python values ourselves so that duplicate keys, unknown tags and alias bombs are reported
+instead of silently accepted, and so that any value can be located later by its path.
+
+Untrusted input is expected (manifests arrive in pull requests), hence the limits below. libyaml's
+composer recurses in C and crashes the interpreter on very deep nesting, so depth is bounded
+*before* parsing from cheap character counts.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from benchctl.manifests.diagnostics import Diagnostic
+
+MAX_FILE_BYTES = 1024 * 1024
+MAX_DEPTH = 64
+MAX_EXPANDED_NODES = 100_000
+# Below this many structural indicators the C composer cannot recurse deeply enough to crash.
+_SAFE_INDICATORS = 5_000
+_INDICATORS = ("- ", "-\n", ": ", ":\n", "[", "{", "? ", "?\n")
+
+_T = "tag:yaml.org,2002:"
+_STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
+_TIMESTAMP, _SEQ, _MAP, _MERGE = _T + "timestamp", _T + "seq", _T + "map", _T + "merge"
+_CONSTRUCTOR = yaml.constructor.SafeConstructor()
+
+PathSegment = str | int
+Location = tuple[int, int]
+
+
+@dataclass
+class YamlDocument:
+    """A parsed manifest: its plain data and the node tree that locates every value."""
+
+    path: Path
+    text: str
+    data: Any
+    root: yaml.Node
+
+    def locate(self, loc: tuple[PathSegment, ...], *, key: bool = False) -> Location:
+        """1-based (line, col) of the value at ``loc``, or of its key when ``key``.
+
+        Segments that do not exist (pydantic adds union branch names, say) are skipped, so the
+        location is the deepest node that does exist.
+        """
+        node: yaml.Node = self.root
+        key_node: yaml.Node | None = None
+        for seg in loc:
+            if isinstance(node, yaml.MappingNode):
+                for k, v in node.value:
+                    if isinstance(k, yaml.ScalarNode) and k.value == str(seg):
+                        node, key_node = v, k
+                        break
+            elif (
+                isinstance(node, yaml.SequenceNode)
+                and isinstance(seg, int)
+                and 0 <= seg < len(node.value)
+            ):
+                node, key_node = node.value[seg], None
+        target = key_node if key and key_node is not None else node
+        return target.start_mark.line + 1, target.start_mark.column + 1
+
+    def scalars(self) -> Iterator[tuple[tuple[PathSegment, ...], str, str | None]]:
+        """Every string scalar with its path and the key it sits under (for secret scanning)."""
+        stack: list[tuple[Any, tuple[PathSegment, ...], str | None]] = [(self.data, (), None)]
+        while stack:
+            value, path, parent_key = stack.pop()
+            if isinstance(value, str):
+                yield path, value, parent_key
+            elif isinstance(value, dict):
+                for k, v in value.items():
+                    stack.append((v, (*path, k), k))
+            elif isinstance(value, list):
+                for i, v in enumerate(value):
+                    stack.append((v, (*path, i), parent_key))
+
+
+@dataclass
+class _Builder:
+    path: Path
+    problems: list[Diagnostic] = field(default_factory=list)
+
+    def problem(self, node: yaml.Node, code: str, message: str) -> None:
+        mark = node.start_mark
+        self.problems.append(Diagnostic(self.path, mark.line + 1, mark.column + 1, code, message))
+
+    def build(self, node: yaml.Node, depth: int = 0) -> Any:
+        if depth > MAX_DEPTH:
+            self.problem(node, "BC113", f"values are nested more than {MAX_DEPTH} levels deep")
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self._scalar(node)
+        if isinstance(node, yaml.SequenceNode):
+            if node.tag != _SEQ:
+                self.problem(node, "BC112", f"tag {node.tag!r} is not allowed")
+            return [self.build(item, depth + 1) for item in node.value]
+        assert isinstance(node, yaml.MappingNode)
+        if node.tag != _MAP:
+            self.problem(node, "BC112", f"tag {node.tag!r} is not allowed")
+        result: dict[str, Any] = {}
+        merged: dict[str, Any] = {}
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode):
+                self.problem(key_node, "BC111", "a mapping key must be a plain scalar")
+                continue
+            if key_node.tag == _MERGE:
+                merged.update(self._merge_source(value_node, depth))
+                continue
+            key = key_node.value
+            if key in result:
+                self.problem(key_node, "BC106", f"key {key!r} appears more than once")
+                continue
+            result[key] = self.build(value_node, depth + 1)
+        return {**merged, **result} if merged else result
+
+    def _merge_source(self, node: yaml.Node, depth: int) -> dict[str, Any]:
+        sources = node.value if isinstance(node, yaml.SequenceNode) else [node]
+        merged: dict[str, Any] = {}
+        for source in reversed(sources):  # earlier sources win, as in YAML's merge key spec
+            value = self.build(source, depth + 1)
+            if not isinstance(value, dict):
+                self.problem(source, "BC111", "a merge key (<<) needs a mapping or list of them")
+                continue
+            merged.update(value)
+        return merged
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        tag = node.tag
+        if tag in (_STR, _TIMESTAMP):  # dates stay text: manifests are JSON-shaped
+            return node.value
+        if tag == _INT:
+            return _CONSTRUCTOR.construct_yaml_int(node)
+        if tag == _FLOAT:
+            return _CONSTRUCTOR.construct_yaml_float(node)
+        if tag == _BOOL:
+            return _CONSTRUCTOR.construct_yaml_bool(node)
+        if tag == _NULL:
+            return None
+        self.problem(node, "BC112", f"tag {tag!r} is not allowed")
+        return node.value
+
+
+def _nesting_bound(text: str) -> int:
+    """An upper bound of how deep ``text`` can nest, from character counts only."""
+    indicators = sum(text.count(s) for s in _INDICATORS)
+    if indicators <= _SAFE_INDICATORS:
+        return indicators
+    # Block nesting needs one more column of indentation or one more indicator on the same line
+    # per level; flow nesting needs one more bracket.
+    block = 0
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        same_line = stripped.count("- ") + stripped.count(": ") + stripped.count("? ")
+        block = max(block, len(line) - len(stripped) + same_line + 1)
+    flow = depth = 0
+    for ch in text:
+        if ch in "[{":
+            depth += 1
+            flow = max(flow, depth)
+        elif ch in "]}" and depth:
+            depth -= 1
+    return block + flow
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded (memoized per node)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if isinstance(node, yaml.ScalarNode) or depth > MAX_DEPTH:  # too deep: BC113 follows
+            total = 1
+        elif isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(n, depth + 1) for n in node.value)
+        else:
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        sizes[id(node)] = min(total, MAX_EXPANDED_NODES + 1)
+        return sizes[id(node)]
+
+    return size(root, 0)
+
+
+def _decode(path: Path, raw: bytes) -> str | Diagnostic:
+    if b"\x00" in raw:
+        return Diagnostic(path, 0, 0, "BC102", "file contains NUL bytes; it looks binary")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        return Diagnostic(
+            path, line, col, "BC103", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8"
+        )
+    return text.removeprefix("\ufeff")
+
+
+def _syntax_problem(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
+    mark = exc.problem_mark or exc.context_mark
+    line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+    problem = exc.problem or "invalid YAML"
+    if "tab" in problem:
+        return Diagnostic(path, line, col, "BC105", "a tab character is used for indentation")
+    if exc.context and exc.context_mark:
+        context_at = f"line {exc.context_mark.line + 1}, col {exc.context_mark.column + 1}"
+        problem = f"{problem} ({exc.context} at {context_at})"
+    elif exc.context:
+        problem = f"{problem} ({exc.context})"
+    return Diagnostic(path, line, col, "BC104", problem)
+
+
+def load_yaml(path: Path) -> YamlDocument | list[Diagnostic]:
+    """Load one manifest file: its document, or the problems that stop it from loading.
+
+    Problems inside an otherwise readable document (duplicate keys, tags) are returned instead
+    of the document, all of them at once.
+    """
+    try:
+        size = path.stat().st_size
+        if size > MAX_FILE_BYTES:
+            return [
+                Diagnostic(
+                    path, 0, 0, "BC101", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
+                )
+            ]
+        with path.open("rb") as fh:
+            raw = fh.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return [Diagnostic(path, 0, 0, "BC100", f"cannot read file: {os.strerror(exc.errno or 0)}")]
+    text = _decode(path, raw)
+    if isinstance(text, Diagnostic):
+        return [text]
+    bound = _nesting_bound(text)
+    if bound > _SAFE_INDICATORS:
+        return [Diagnostic(path, 0, 0, "BC113", "values are nested too deeply to parse safely")]
+    try:
+        documents = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
+    except yaml.MarkedYAMLError as exc:
+        return [_syntax_problem(path, exc)]
+    except yaml.YAMLError as exc:
+        return [Diagnostic(path, 0, 0, "BC104", str(exc))]
+    if not documents:
+        return [Diagnostic(path, 0, 0, "BC109", "the file holds no YAML document")]
+    if len(documents) > 1:
+        mark = documents[1].start_mark
+        return [
+            Diagnostic(
+                path,
+                mark.line + 1,
+                mark.column + 1,
+                "BC108",
+                f"the file holds {len(documents)} YAML documents; a manifest holds one",
+            )
+        ]
+    root = documents[0]
+    if "&" in text and _expanded_size(root) > MAX_EXPANDED_NODES:
+        return [
+            Diagnostic(
+                path,
+                root.start_mark.line + 1,
+                root.start_mark.column + 1,
+                "BC107",
+                f"aliases expand to more than {MAX_EXPANDED_NODES:,} values",
+            )
+        ]
+    builder = _Builder(path)
+    data = builder.build(root)
+    if builder.problems:
+        return builder.problems
+    if data is None:
+        return [Diagnostic(path, 0, 0, "BC109", "the document is empty (null)")]
+    if not isinstance(data, dict):
+        line, col = root.start_mark.line + 1, root.start_mark.column + 1
+        return [
+            Diagnostic(
+                path, line, col, "BC110", f"the document is a {type(data).__name__}, not a mapping"
+            )
+        ]
+    return YamlDocument(path, text, data, root)

@@ -1,0 +1,1 @@
+"""Renderings of core results for people (terminal, Markdown) and machines (JSON)."""

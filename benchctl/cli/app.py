@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-import sys
+import functools
+from collections.abc import Callable
+from typing import Annotated, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -10,6 +12,9 @@ from rich.console import Console
 from benchctl import __version__
 from benchctl.cli import schemas, validate
 from benchctl.errors import BenchctlError
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 app = typer.Typer(
     name="benchctl",
@@ -23,8 +28,24 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.command("validate")(validate.validate)
-app.command("schemas")(schemas.schemas)
+
+
+def command(func: Callable[P, R]) -> Callable[P, R]:
+    """Print a BenchctlError as one line on stderr and exit with its code, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except BenchctlError as exc:
+            Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+app.command("validate")(command(validate.validate))
+app.command("schemas")(command(schemas.schemas))
 
 
 def _version(value: bool) -> None:
@@ -35,16 +56,15 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(
-        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    ),
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """Declarative GitOps benchmarking of LLM providers, models and harnesses."""
 
 
 def main() -> None:
-    try:
-        app()
-    except BenchctlError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False)
-        sys.exit(exc.exit_code)
+    app()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -10,10 +11,13 @@ from benchctl.manifests.schemas import stale_schemas, write_schemas
 
 
 def schemas(
-    out: Path = typer.Option(Path("schemas"), "--out", help="Folder of the schema files."),
-    check: bool = typer.Option(
-        False, "--check", help="Write nothing; exit 1 if any schema is missing or stale."
+    out: Annotated[Path, typer.Option("--out", help="Folder of the schema files.")] = Path(
+        "schemas"
     ),
+    check: Annotated[
+        bool,
+        typer.Option("--check", help="Write nothing; exit 1 if any schema is missing or stale."),
+    ] = False,
 ) -> None:
     """Generate the JSON Schemas of every manifest kind from the models.
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -15,31 +16,37 @@ from benchctl.manifests.models import FOLDER_KIND
 from benchctl.render.diagnostics import print_text, to_github, to_json
 
 
-class OutputFormat(str, Enum):
+class OutputFormat(StrEnum):
     text = "text"
     json = "json"
     github = "github"
 
 
 def validate(
-    paths: list[Path] | None = typer.Argument(
-        None,
-        help="Manifest files or folders to check. Default: every manifest under --root.",
-        show_default=False,
-    ),
-    root: Path = typer.Option(
-        Path("."),
-        "--root",
-        help="Repository whose manifests references resolve against.",
-        file_okay=False,
-    ),
-    output: OutputFormat | None = typer.Option(
-        None,
-        "--format",
-        help="text for people, json for machines, github for Actions annotations."
-        " Default: github when GITHUB_ACTIONS=true, else text.",
-        show_default=False,
-    ),
+    paths: Annotated[
+        list[Path] | None,
+        typer.Argument(
+            help="Manifest files or folders to check. Default: every manifest under --root.",
+            show_default=False,
+        ),
+    ] = None,
+    root: Annotated[
+        Path,
+        typer.Option(
+            "--root",
+            help="Repository whose manifests references resolve against.",
+            file_okay=False,
+        ),
+    ] = Path(),
+    output: Annotated[
+        OutputFormat | None,
+        typer.Option(
+            "--format",
+            help="text for people, json for machines, github for Actions annotations."
+            " Default: github when GITHUB_ACTIONS=true, else text.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Check manifests: YAML, schema, references, secrets and templates.
 

@@ -43,6 +43,9 @@ class Repository:
     task_cards: dict[str, Loaded[TaskCard]] = field(default_factory=dict)
     variants: dict[str, Loaded[Variant]] = field(default_factory=dict)
     experiments: dict[str, Loaded[Experiment]] = field(default_factory=dict)
+    # (kind, name) of files that declare an object but failed their own checks: references to
+    # them are not reported as dangling, since the file's own errors say what to fix.
+    invalid: set[tuple[str, str]] = field(default_factory=set)
 
     def by_kind(self, kind: str) -> dict[str, Any]:
         table: dict[str, Any] = getattr(self, KINDS[kind][1])

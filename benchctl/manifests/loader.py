@@ -120,9 +120,8 @@ def _placement(doc: YamlDocument, kind: str) -> Iterable[Diagnostic]:
             f"a {kind} belongs in `{folder}/`, not `{doc.path.parent.name}/`",
             f"move the file to {folder}/{doc.path.name}",
         )
-    metadata = doc.data.get("metadata")
-    name = metadata.get("name") if isinstance(metadata, dict) else None
-    if isinstance(name, str) and name != doc.path.stem:
+    name = declared_name(doc)
+    if name is not None and name != doc.path.stem:
         line, col = doc.locate(("metadata", "name"))
         yield Diagnostic(
             doc.path,
@@ -135,8 +134,18 @@ def _placement(doc: YamlDocument, kind: str) -> Iterable[Diagnostic]:
         )
 
 
-def load_manifest(path: Path) -> tuple[Loaded[Any] | None, list[Diagnostic]]:
-    """Parse and validate one file on its own (no cross-references)."""
+def declared_name(doc: YamlDocument) -> str | None:
+    metadata = doc.data.get("metadata")
+    name = metadata.get("name") if isinstance(metadata, dict) else None
+    return name if isinstance(name, str) else None
+
+
+def load_manifest(path: Path) -> tuple[Loaded[Any] | YamlDocument | None, list[Diagnostic]]:
+    """Parse and validate one file on its own (no cross-references).
+
+    Returns the valid manifest, or the parsed document when it failed validation (so its
+    declared kind and name are known), or None when it could not be parsed.
+    """
     parsed = load_yaml(path)
     if not isinstance(parsed, YamlDocument):
         return None, parsed
@@ -144,14 +153,14 @@ def load_manifest(path: Path) -> tuple[Loaded[Any] | None, list[Diagnostic]]:
     kind, envelope_problems = _envelope(parsed)
     problems.extend(envelope_problems)
     if kind is None:
-        return None, problems
+        return parsed, problems
     problems.extend(_placement(parsed, kind))
     model_cls = KINDS[kind][0]
     try:
         model = model_cls.model_validate(parsed.data)
     except ValidationError as exc:
         problems.extend(d for d in schema_diagnostics(model_cls, exc, parsed) if d.code != "BC200")
-        return None, problems
+        return parsed, problems
     if isinstance(model, HarnessProfile):
         problems.extend(check_templates(model, parsed))
     return Loaded(path, parsed, model), problems
@@ -174,6 +183,11 @@ def load_repository(root: Path, paths: Sequence[Path] | None = None) -> Validati
     for path in files:
         loaded, problems = load_manifest(path)
         diagnostics.extend(problems)
+        if isinstance(loaded, YamlDocument):
+            kind, name = loaded.data.get("kind"), declared_name(loaded)
+            if isinstance(kind, str) and name is not None:
+                repository.invalid.add((kind, name))
+            continue
         if loaded is None:
             continue
         kind = loaded.model.kind

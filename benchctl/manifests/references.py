@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from typing import Any
 
 from benchctl.manifests.catalog import Loaded, Repository
@@ -26,11 +27,17 @@ def _fold(name: str) -> str:
 
 
 def _resolve(
-    loaded: Loaded[Any], loc: tuple[PathSegment, ...], kind: str, name: str, known: Iterable[str]
+    loaded: Loaded[Any],
+    loc: tuple[PathSegment, ...],
+    kind: str,
+    name: str,
+    known: Iterable[str],
+    invalid: AbstractSet[tuple[str, str]],
 ) -> Diagnostic | None:
-    """None when ``name`` is in ``known``; else a dangling (BC300) or ambiguous (BC302) finding."""
+    """None when ``name`` is in ``known`` (or names an invalid file, reported on its own);
+    else a dangling (BC300) or ambiguous (BC302) finding."""
     known = list(known)
-    if name in known:
+    if name in known or (kind, name) in invalid:
         return None
     folded = [k for k in known if _fold(k) == _fold(name)]
     if len(folded) > 1:
@@ -65,12 +72,14 @@ def _variant(repo: Repository, variant: Loaded[Variant]) -> Iterator[Diagnostic]
     spec = variant.model.spec
     provider = repo.providers.get(spec.provider)
     if provider is None:
-        found = _resolve(variant, ("spec", "provider"), "Provider", spec.provider, repo.providers)
+        found = _resolve(
+            variant, ("spec", "provider"), "Provider", spec.provider, repo.providers, repo.invalid
+        )
         if found:
             yield found
     else:
         found = _resolve(
-            variant, ("spec", "model"), "model", spec.model, provider.model.spec.models
+            variant, ("spec", "model"), "model", spec.model, provider.model.spec.models, set()
         )
         if found:
             yield Diagnostic(
@@ -89,6 +98,7 @@ def _variant(repo: Repository, variant: Loaded[Variant]) -> Iterator[Diagnostic]
             "HarnessProfile",
             spec.harness_profile,
             repo.harness_profiles,
+            repo.invalid,
         )
         if found:
             yield found
@@ -149,12 +159,19 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
     yield from _duplicates(experiment, "variants", spec.variants)
     yield from _duplicates(experiment, "task_cards", spec.task_cards)
     for index, name in enumerate(spec.variants):
-        found = _resolve(experiment, ("spec", "variants", index), "Variant", name, repo.variants)
+        found = _resolve(
+            experiment, ("spec", "variants", index), "Variant", name, repo.variants, repo.invalid
+        )
         if found:
             yield found
     for index, name in enumerate(spec.task_cards):
         found = _resolve(
-            experiment, ("spec", "task_cards", index), "TaskCard", name, repo.task_cards
+            experiment,
+            ("spec", "task_cards", index),
+            "TaskCard",
+            name,
+            repo.task_cards,
+            repo.invalid,
         )
         if found:
             yield found

@@ -30,39 +30,46 @@ class RenderedHarness:
     launch: str
 
 
+# Every variable a template may use, with an example value. Checks render each template against
+# these examples; apply renders the same shape with the session's real values.
+TEMPLATE_VARIABLES: dict[str, dict[str, Any]] = {
+    "proxy": {"url": "http://127.0.0.1:4000"},
+    "session": {
+        "id": "example-session",
+        "key": "sk-example",
+        "key_alias": "benchctl-example",
+        "experiment": "example-experiment",
+        "replicate": 1,
+        "env_file": ".benchctl/sessions/example.env",
+    },
+    "variant": {
+        "name": "example-variant",
+        "model_alias": "example-variant",
+        "model": "example-model",
+        "provider": "example-provider",
+        "route": "openai/",
+        "settings": {},
+        "request": {},
+    },
+    "task_card": {
+        "name": "example-task",
+        "title": "Example task",
+        "repository_url": "https://example.invalid/repo.git",
+        "commit": "0123456789abcdef0123456789abcdef01234567",
+        "timebox": "30m",
+    },
+}
+
+
 def sample_context(profile: HarnessProfile) -> dict[str, Mapping[str, Any]]:
-    """A context with every documented variable, used to check templates before any apply."""
+    """The example context, with every setting the profile declares (default or a sample)."""
     settings = {
         name: setting.default if setting.default is not None else _SAMPLE_VALUE[setting.type]
         for name, setting in profile.spec.settings.items()
     }
-    return {
-        "proxy": {"url": "http://127.0.0.1:4000"},
-        "session": {
-            "id": "example-session",
-            "key": "sk-example",
-            "key_alias": "benchctl-example",
-            "experiment": "example-experiment",
-            "replicate": 1,
-            "env_file": ".benchctl/sessions/example.env",
-        },
-        "variant": {
-            "name": "example-variant",
-            "model_alias": "example-variant",
-            "model": "example-model",
-            "provider": "example-provider",
-            "route": "openai/",
-            "settings": settings,
-            "request": {},
-        },
-        "task_card": {
-            "name": "example-task",
-            "title": "Example task",
-            "repository_url": "https://example.invalid/repo.git",
-            "commit": "0123456789abcdef0123456789abcdef01234567",
-            "timebox": "30m",
-        },
-    }
+    context = {group: dict(values) for group, values in TEMPLATE_VARIABLES.items()}
+    context["variant"]["settings"] = settings
+    return dict(context)
 
 
 def _templates(profile: HarnessProfile) -> Iterator[tuple[tuple[PathSegment, ...], str]]:

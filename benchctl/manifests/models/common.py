@@ -76,4 +76,4 @@ class Envelope(StrictModel):
     """Fields every manifest carries; each kind adds ``kind`` and ``spec``."""
 
     apiVersion: Literal["benchctl/v1"] = Field(description="Always `benchctl/v1`.")
-    metadata: Metadata
+    metadata: Metadata = Field(description="Identity and cosmetic details.")

@@ -29,7 +29,7 @@ def _compiles(pattern: str) -> str:
 class ContentCapture(StrictModel):
     """Prompt/response capture: off unless enabled here, and then redacted and stored apart."""
 
-    enabled: bool = False
+    enabled: bool = Field(default=False, description="Store prompts and responses at all.")
     redact: list[Annotated[str, AfterValidator(_compiles)]] = Field(
         default_factory=list, description="Regexes whose matches are replaced before storage."
     )
@@ -39,16 +39,18 @@ class ContentCapture(StrictModel):
 class SessionPolicy(StrictModel):
     ttl: Duration = Field(default="4h", description="Lifetime of a session's proxy key.")
     budget_usd: float = Field(default=5.0, gt=0, description="Spend limit of a session's key.")
-    content_capture: ContentCapture = Field(default_factory=ContentCapture)
+    content_capture: ContentCapture = Field(
+        default_factory=ContentCapture, description="Off by default."
+    )
 
 
 class SessionEntry(StrictModel):
-    variant: Name
-    task_card: Name
-    replicate: int = Field(default=1, ge=1)
-    status: SessionStatus = "open"
+    variant: Name = Field(description="One of the experiment's variants.")
+    task_card: Name = Field(description="One of the experiment's task cards.")
+    replicate: int = Field(default=1, ge=1, description="1 to spec.replicates.")
+    status: SessionStatus = Field(default="open", description="Desired state of the session.")
     outcome: Outcome | None = Field(default=None, description="Required once finalized.")
-    notes: str = ""
+    notes: str = Field(default="", description="The operator's notes on the session.")
 
     @model_validator(mode="after")
     def _outcome_matches_status(self) -> SessionEntry:
@@ -69,10 +71,14 @@ class ExperimentSpec(StrictModel):
     task_cards: list[Name] = Field(min_length=1, description="Task cards every variant works.")
     baseline: Name = Field(description="The variant others are compared against.")
     replicates: int = Field(default=1, ge=1, le=100, description="Sessions per variant x task.")
-    session_policy: SessionPolicy = Field(default_factory=SessionPolicy)
-    sessions: list[SessionEntry] = Field(default_factory=list)
+    session_policy: SessionPolicy = Field(
+        default_factory=SessionPolicy, description="Limits of every session's proxy key."
+    )
+    sessions: list[SessionEntry] = Field(
+        default_factory=list, description="Sessions to open, finalize or abort."
+    )
 
 
 class Experiment(Envelope):
-    kind: Literal["Experiment"]
-    spec: ExperimentSpec
+    kind: Literal["Experiment"] = Field(description="Always `Experiment`.")
+    spec: ExperimentSpec = Field(description="Variants, task cards, policy and sessions.")

@@ -29,11 +29,17 @@ def setting_value_matches(kind: str, value: object) -> bool:
 
 
 class SettingSpec(StrictModel):
-    type: Literal["string", "integer", "number", "boolean"]
-    description: str = ""
-    required: bool = False
-    default: SettingValue | None = None
-    enum: list[SettingValue] | None = Field(default=None, min_length=1)
+    type: Literal["string", "integer", "number", "boolean"] = Field(
+        description="Type a variant's value must have."
+    )
+    description: str = Field(default="", description="What the setting changes.")
+    required: bool = Field(default=False, description="Whether every variant must set it.")
+    default: SettingValue | None = Field(
+        default=None, description="Value templates see when a variant does not set it."
+    )
+    enum: list[SettingValue] | None = Field(
+        default=None, min_length=1, description="The only values allowed, if given."
+    )
 
     @model_validator(mode="after")
     def _default_fits(self) -> SettingSpec:
@@ -60,9 +66,11 @@ class HarnessProfileSpec(StrictModel):
         default_factory=dict, description="Harness settings a variant may set."
     )
     launch: NonEmptyStr = Field(description="Jinja2 template of the command the operator runs.")
-    docs_url: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = None
+    docs_url: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = Field(
+        default=None, description="Where the harness documents its proxy settings."
+    )
 
 
 class HarnessProfile(Envelope):
-    kind: Literal["HarnessProfile"]
-    spec: HarnessProfileSpec
+    kind: Literal["HarnessProfile"] = Field(description="Always `HarnessProfile`.")
+    spec: HarnessProfileSpec = Field(description="Protocol, templates and accepted settings.")

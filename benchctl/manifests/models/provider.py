@@ -32,8 +32,8 @@ class Prices(StrictModel):
 class Distribution(StrictModel):
     """A log-normal distribution given by its median and 95th percentile."""
 
-    median: Positive
-    p95: Positive
+    median: Positive = Field(description="50th percentile.")
+    p95: Positive = Field(description="95th percentile; at least the median.")
 
     @model_validator(mode="after")
     def _ordered(self) -> Distribution:
@@ -60,13 +60,17 @@ class ModelSimulation(StrictModel):
     cached_prompt_fraction: Fraction = Field(
         default=0.0, description="Share of prompt tokens reported as cache reads."
     )
-    errors: SimulatedErrors = Field(default_factory=SimulatedErrors)
+    errors: SimulatedErrors = Field(
+        default_factory=SimulatedErrors, description="Injected failures."
+    )
 
 
 class ProviderModel(StrictModel):
     context_window: int = Field(gt=0, description="Maximum prompt + completion tokens.")
-    max_output_tokens: int | None = Field(default=None, gt=0)
-    prices: Prices
+    max_output_tokens: int | None = Field(
+        default=None, gt=0, description="Longest completion the model returns."
+    )
+    prices: Prices = Field(description="USD per million tokens.")
     simulate: ModelSimulation | None = Field(
         default=None, description="Required when the provider has `simulator`; else not allowed."
     )
@@ -108,5 +112,7 @@ class ProviderSpec(StrictModel):
 
 
 class Provider(Envelope):
-    kind: Literal["Provider"]
-    spec: ProviderSpec
+    kind: Literal["Provider"] = Field(description="Always `Provider`.")
+    spec: ProviderSpec = Field(
+        description="The provider's route, endpoint, key env var and models."
+    )

@@ -21,17 +21,17 @@ class Repository(StrictModel):
 
 
 class TaskCardSpec(StrictModel):
-    title: NonEmptyStr
-    repository: Repository
+    title: NonEmptyStr = Field(description="One line for tables and reports.")
+    repository: Repository = Field(description="Code the task works on.")
     instructions: NonEmptyStr = Field(description="What the operator asks the harness to do.")
     acceptance_criteria: list[NonEmptyStr] = Field(
         min_length=1, description="Checks that decide success."
     )
     timebox: Duration = Field(description="How long a session may take, e.g. 30m.")
-    difficulty: Literal["easy", "medium", "hard"]
-    tags: list[Tag] = Field(default_factory=list)
+    difficulty: Literal["easy", "medium", "hard"] = Field(description="Rough difficulty.")
+    tags: list[Tag] = Field(default_factory=list, description="For grouping in reports.")
 
 
 class TaskCard(Envelope):
-    kind: Literal["TaskCard"]
-    spec: TaskCardSpec
+    kind: Literal["TaskCard"] = Field(description="Always `TaskCard`.")
+    spec: TaskCardSpec = Field(description="The task, its code and how success is judged.")

@@ -109,3 +109,18 @@ def test_version(run_cli):
     result = run_cli("--version")
     assert result.exit_code == 0
     assert re.fullmatch(r"benchctl \d+\.\d+\.\d+\n", result.output)
+
+
+def test_warning_does_not_fail(run_cli, tmp_path: Path):
+    short_ttl = FILES["experiments/exp.yaml"] + "  session_policy: {ttl: 5m}\n"
+    write_minirepo(tmp_path, experiments__exp=short_ttl)
+    result = run_cli("validate", "--root", str(tmp_path), "--format", "json")
+    assert result.exit_code == 0
+    payload = json.loads(result.output)
+    assert payload["ok"] is True
+    [warning] = payload["diagnostics"]
+    assert (warning["code"], warning["severity"], warning["line"]) == ("BC313", "warning", 8)
+    text = run_cli("validate", "--root", str(tmp_path)).output
+    assert text.rstrip().endswith(
+        "valid (1 Provider, 1 HarnessProfile, 1 TaskCard, 1 Variant, 1 Experiment), 1 warning."
+    )

@@ -80,6 +80,10 @@ CODES: dict[str, tuple[str, str]] = {
     "BC310": ("duplicate session entry", "each variant x task card x replicate appears once"),
     "BC311": ("duplicate list entry", "list each name once"),
     "BC312": ("required harness setting missing", "set it in the variant's harness_settings"),
+    "BC313": (
+        "session key expires before the task's timebox",
+        "raise session_policy.ttl to at least the longest timebox of the experiment's task cards",
+    ),
     # secrets
     "BC400": (
         "secret-looking literal",

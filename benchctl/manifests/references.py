@@ -11,6 +11,7 @@ from typing import Any
 from benchctl.manifests.catalog import Loaded, Repository
 from benchctl.manifests.diagnostics import Diagnostic
 from benchctl.manifests.models import Experiment, Provider, Variant
+from benchctl.manifests.models.common import duration_seconds
 from benchctl.manifests.models.harness_profile import setting_value_matches
 from benchctl.manifests.yaml_source import PathSegment
 
@@ -175,6 +176,20 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
         )
         if found:
             yield found
+    ttl = duration_seconds(spec.session_policy.ttl)
+    for name in dict.fromkeys(spec.task_cards):
+        card = repo.task_cards.get(name)
+        if card is not None and duration_seconds(card.model.spec.timebox) > ttl:
+            line, col = experiment.doc.locate(("spec", "session_policy", "ttl"))
+            yield Diagnostic(
+                experiment.path,
+                line,
+                col,
+                "BC313",
+                f"session keys live {spec.session_policy.ttl} but task card {name!r} has a"
+                f" timebox of {card.model.spec.timebox}: a key could expire mid-task",
+                severity="warning",
+            )
     if spec.baseline not in spec.variants:
         yield _at(
             experiment,

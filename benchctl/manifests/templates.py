@@ -7,6 +7,7 @@ their fields.
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -25,9 +26,16 @@ _SAMPLE_VALUE = {"string": "example", "integer": 1, "number": 1.0, "boolean": Fa
 
 @dataclass(frozen=True)
 class RenderedHarness:
+    """A harness profile rendered for one session: the operator runs ``command``."""
+
     env: dict[str, str]
     args: list[str]
     launch: str
+
+    @property
+    def command(self) -> str:
+        """``launch`` followed by the arguments, each quoted for a POSIX shell."""
+        return " ".join([self.launch, *(shlex.quote(arg) for arg in self.args)])
 
 
 # Every variable a template may use, with an example value. Checks render each template against
@@ -57,18 +65,27 @@ TEMPLATE_VARIABLES: dict[str, dict[str, Any]] = {
         "repository_url": "https://example.invalid/repo.git",
         "commit": "0123456789abcdef0123456789abcdef01234567",
         "timebox": "30m",
+        "instructions": "Make the failing test pass.",
     },
 }
 
 
+def resolved_settings(profile: HarnessProfile, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Every setting the profile declares: the variant's value, else the default, else None."""
+    return {
+        name: values.get(name, setting.default) for name, setting in profile.spec.settings.items()
+    }
+
+
 def sample_context(profile: HarnessProfile) -> dict[str, Mapping[str, Any]]:
-    """The example context, with every setting the profile declares (default or a sample)."""
-    settings = {
-        name: setting.default if setting.default is not None else _SAMPLE_VALUE[setting.type]
+    """The example context, with a value of the right type for every declared setting."""
+    samples = {
+        name: _SAMPLE_VALUE[setting.type]
         for name, setting in profile.spec.settings.items()
+        if setting.default is None
     }
     context = {group: dict(values) for group, values in TEMPLATE_VARIABLES.items()}
-    context["variant"]["settings"] = settings
+    context["variant"]["settings"] = resolved_settings(profile, samples)
     return dict(context)
 
 
@@ -88,7 +105,8 @@ def render(profile: HarnessProfile, context: Mapping[str, Mapping[str, Any]]) ->
 
     return RenderedHarness(
         env={name: one(value) for name, value in profile.spec.env.items()},
-        args=[one(value) for value in profile.spec.args],
+        # An argument that renders empty (a false `{% if %}`) is left out, not passed as "".
+        args=[arg for arg in (one(value) for value in profile.spec.args) if arg],
         launch=one(profile.spec.launch),
     )
 

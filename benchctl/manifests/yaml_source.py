@@ -205,11 +205,12 @@ def _decode(path: Path, raw: bytes) -> str | Diagnostic:
     return text.removeprefix("\ufeff")
 
 
-def _syntax_problem(path: Path, exc: yaml.MarkedYAMLError) -> Diagnostic:
+def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Diagnostic:
     mark = exc.problem_mark or exc.context_mark
     line, col = (mark.line + 1, mark.column + 1) if mark else (0, 0)
     problem = exc.problem or "invalid YAML"
-    if "tab" in problem:
+    at_tab = mark is not None and text[mark.index : mark.index + 1] == "\t"
+    if "tab" in problem or at_tab:
         return Diagnostic(path, line, col, "BC105", "a tab character is used for indentation")
     if exc.context and exc.context_mark:
         context_at = f"line {exc.context_mark.line + 1}, col {exc.context_mark.column + 1}"
@@ -246,7 +247,7 @@ def load_yaml(path: Path) -> YamlDocument | list[Diagnostic]:
     try:
         documents = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
     except yaml.MarkedYAMLError as exc:
-        return [_syntax_problem(path, exc)]
+        return [_syntax_problem(path, text, exc)]
     except yaml.YAMLError as exc:
         return [Diagnostic(path, 0, 0, "BC104", str(exc))]
     if not documents:

@@ -28,7 +28,9 @@ def summary_line(result: ValidationResult) -> str:
         )
     counts = {kind: len(result.repository.by_kind(kind)) for kind in KINDS}
     parts = ", ".join(f"{n} {kind}" for kind, n in counts.items() if n)
-    return f"{result.files_checked} manifest file(s) valid ({parts or 'none loaded'})."
+    warnings = len(result.diagnostics)
+    tail = f", {warnings} warning{'s' * (warnings != 1)}" if warnings else ""
+    return f"{result.files_checked} manifest file(s) valid ({parts or 'none loaded'}){tail}."
 
 
 def print_text(result: ValidationResult, console: Console) -> None:

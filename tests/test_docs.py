@@ -106,3 +106,10 @@ def test_pre_commit_configs_are_valid():
         ["validate-manifest", ".pre-commit-hooks.yaml"],
     ):
         subprocess.run([sys.executable, "-m", "pre_commit", *args], cwd=REPO_ROOT, check=True)
+
+
+def test_readme_shows_the_real_validate_summary():
+    from benchctl.render.diagnostics import summary_line
+
+    readme = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
+    assert summary_line(load_repository(REPO_ROOT)) in readme

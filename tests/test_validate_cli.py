@@ -124,3 +124,24 @@ def test_warning_does_not_fail(run_cli, tmp_path: Path):
     assert text.rstrip().endswith(
         "valid (1 Provider, 1 HarnessProfile, 1 TaskCard, 1 Variant, 1 Experiment), 1 warning."
     )
+
+
+def test_infinite_numbers_are_refused(run_cli, tmp_path: Path):
+    unlimited = FILES["experiments/exp.yaml"] + "  session_policy: {budget_usd: .inf}\n"
+    write_minirepo(tmp_path, experiments__exp=unlimited)
+    payload = json.loads(run_cli("validate", "--root", str(tmp_path), "--format", "json").output)
+    [d] = payload["diagnostics"]
+    assert (d["code"], d["line"]) == ("BC205", 8)
+    assert "finite" in d["message"]
+
+
+def test_union_type_error_names_every_accepted_type(run_cli, tmp_path: Path):
+    listed = FILES["variants/fast.yaml"] + "  harness_settings: {turns: [1, 2]}\n"
+    write_minirepo(tmp_path, variants__fast=listed)
+    payload = json.loads(run_cli("validate", "--root", str(tmp_path), "--format", "json").output)
+    [d] = payload["diagnostics"]
+    assert d["code"] == "BC204"
+    assert d["message"] == (
+        "`spec.harness_settings.turns`: expected a string, an integer, a number or true or false,"
+        " got a list"
+    )

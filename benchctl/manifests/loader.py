@@ -156,10 +156,11 @@ def load_manifest(path: Path) -> tuple[Loaded[Any] | YamlDocument | None, list[D
         return parsed, problems
     problems.extend(_placement(parsed, kind))
     model_cls = KINDS[kind][0]
+    # The envelope check above already reported a missing or unsupported apiVersion.
     try:
-        model = model_cls.model_validate(parsed.data)
+        model = model_cls.model_validate({**parsed.data, "apiVersion": API_VERSION})
     except ValidationError as exc:
-        problems.extend(d for d in schema_diagnostics(model_cls, exc, parsed) if d.code != "BC200")
+        problems.extend(schema_diagnostics(model_cls, exc, parsed))
         return parsed, problems
     if isinstance(model, HarnessProfile):
         problems.extend(check_templates(model, parsed))

@@ -17,9 +17,15 @@ from benchctl.manifests.yaml_source import PathSegment
 
 
 def _at(
-    loaded: Loaded[Any], loc: tuple[PathSegment, ...], code: str, msg: str, hint: str = ""
+    loaded: Loaded[Any],
+    loc: tuple[PathSegment, ...],
+    code: str,
+    msg: str,
+    hint: str = "",
+    *,
+    key: bool = False,
 ) -> Diagnostic:
-    line, col = loaded.doc.locate(loc)
+    line, col = loaded.doc.locate(loc, key=key)
     return Diagnostic(loaded.path, line, col, code, msg, hint)
 
 
@@ -66,6 +72,7 @@ def _provider_models(provider: Loaded[Provider]) -> Iterator[Diagnostic]:
                 ("spec", "models", ids[1]),
                 "BC302",
                 f"model ids {', '.join(map(repr, ids))} differ only in case or separators",
+                key=True,
             )
 
 
@@ -138,10 +145,11 @@ def _variant(repo: Repository, variant: Loaded[Variant]) -> Iterator[Diagnostic]
         if setting.required and name not in spec.harness_settings:
             yield _at(
                 variant,
-                ("spec",),
+                ("spec", "harness_settings"),
                 "BC312",
                 f"harness profile {spec.harness_profile!r} requires setting {name!r}",
                 f"add `{name}:` under spec.harness_settings",
+                key=True,
             )
 
 
@@ -180,7 +188,9 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
     for name in dict.fromkeys(spec.task_cards):
         card = repo.task_cards.get(name)
         if card is not None and duration_seconds(card.model.spec.timebox) > ttl:
-            line, col = experiment.doc.locate(("spec", "session_policy", "ttl"))
+            # At the ttl when it is written, else at the key under which it defaults.
+            written = "ttl" in experiment.doc.data["spec"].get("session_policy", {})
+            line, col = experiment.doc.locate(("spec", "session_policy", "ttl"), key=not written)
             yield Diagnostic(
                 experiment.path,
                 line,

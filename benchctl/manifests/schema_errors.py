@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import difflib
+import re
 import types
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
@@ -82,25 +84,31 @@ def _fields_at(model: type[BaseModel], loc: tuple[PathSegment, ...]) -> list[str
     return []
 
 
-def _clean_loc(loc: tuple[Any, ...], doc: YamlDocument) -> tuple[Any, ...]:
-    """Drop the segments pydantic adds for union branches and validators."""
+def _clean_loc(loc: tuple[Any, ...], doc: YamlDocument) -> tuple[tuple[Any, ...], bool]:
+    """The error's path in the document, and whether it is about a mapping key.
+
+    Segments pydantic adds for union branches and validators (``str``, ``function-after[...]``)
+    are dropped; a missing or unknown key is kept as the last segment, for the message.
+    """
     cleaned: list[Any] = []
     value: Any = doc.data
     for seg in loc:
+        if seg == "[key]":
+            return tuple(cleaned), True
         in_dict = isinstance(value, dict) and seg in value
         in_list = isinstance(value, list) and isinstance(seg, int) and 0 <= seg < len(value)
         if in_dict or in_list:
             value = value[seg]
             cleaned.append(seg)
-        elif isinstance(value, dict | list):
-            cleaned.append(seg)  # missing or unknown key: keep it for the message
+        elif isinstance(value, dict) and isinstance(seg, str) and "[" not in seg:
+            cleaned.append(seg)
             break
-    return tuple(cleaned)
+    return tuple(cleaned), False
 
 
 def _diagnostics(model: type[BaseModel], error: dict[str, Any], doc: YamlDocument) -> Diagnostic:
     kind: str = error["type"]
-    loc = _clean_loc(tuple(error["loc"]), doc)
+    loc, is_key = _clean_loc(tuple(error["loc"]), doc)
     where = _dotted(loc)
     if kind == "missing":
         line, col = doc.locate(loc[:-1], key=True)
@@ -115,7 +123,12 @@ def _diagnostics(model: type[BaseModel], error: dict[str, Any], doc: YamlDocumen
         if allowed:
             hint = (hint + " " if hint else "") + "allowed here: " + ", ".join(allowed)
         return Diagnostic(doc.path, line, col, "BC203", f"unknown field `{where}`", hint)
-    line, col = doc.locate(loc)
+    line, col = doc.locate(loc, key=is_key)
+    if is_key:
+        msg = error["msg"][0].lower() + error["msg"][1:]
+        return Diagnostic(
+            doc.path, line, col, "BC205", f"key {loc[-1]!r} in `{_dotted(loc[:-1])}`: {msg}"
+        )
     if kind.startswith("BC"):
         return Diagnostic(doc.path, line, col, kind, f"`{where}`: {error['msg']}")
     if kind in _EXPECTED:
@@ -140,11 +153,22 @@ def _diagnostics(model: type[BaseModel], error: dict[str, Any], doc: YamlDocumen
 def schema_diagnostics(
     model: type[BaseModel], exc: ValidationError, doc: YamlDocument
 ) -> Iterator[Diagnostic]:
-    """One diagnostic per distinct problem (a union gives one error per branch; keep one)."""
-    seen: set[tuple[int, int, str]] = set()
+    """One diagnostic per distinct problem. A value that fits no branch of a union gets one
+    pydantic error per branch: they become one diagnostic listing every type accepted."""
+    found: dict[tuple[int, int, str], Diagnostic] = {}
+    expected: dict[tuple[int, int, str], list[str]] = {}
     for error in exc.errors():
         diagnostic = _diagnostics(model, dict(error), doc)
         key = (diagnostic.line, diagnostic.col, diagnostic.code)
-        if key not in seen:
-            seen.add(key)
-            yield diagnostic
+        if error["type"] in _EXPECTED:
+            expected.setdefault(key, [])
+            if _EXPECTED[error["type"]] not in expected[key]:
+                expected[key].append(_EXPECTED[error["type"]])
+        found.setdefault(key, diagnostic)
+    for key, diagnostic in found.items():
+        types = expected.get(key, [])
+        if len(types) > 1:
+            accepted = ", ".join(types[:-1]) + " or " + types[-1]
+            message = re.sub(r"expected .*, got", f"expected {accepted}, got", diagnostic.message)
+            diagnostic = replace(diagnostic, message=message)
+        yield diagnostic

@@ -6,7 +6,7 @@ import re
 from collections.abc import Iterator
 
 from benchctl.manifests.diagnostics import Diagnostic
-from benchctl.manifests.yaml_source import YamlDocument
+from benchctl.manifests.yaml_source import PathSegment, YamlDocument
 
 _VALUE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("an Anthropic/OpenAI-style API key", re.compile(r"\bsk-[A-Za-z0-9_-]{16,}")),
@@ -18,9 +18,15 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
 ]
 _ANY_VALUE = re.compile("|".join(f"(?:{p.pattern})" for _, p in _VALUE_PATTERNS))
-# A key named like a credential holding a literal (not a Jinja2 template, not an env var name).
+# A key named like a credential holding a literal: not a Jinja2 template, not the name of an env
+# var (`OPENAI_API_KEY`), not LiteLLM's `os.environ/NAME` reference.
 _SECRET_KEY = re.compile(r"(?i)(^|[_-])(api[_-]?key|secret|password|passwd|auth[_-]?token|token)$")
 _KEY_HINT = re.compile(r"(?i)(api[_-]?key|secret|passw|token)[\w-]*\s*:")
+_NOT_A_LITERAL = re.compile(r"^(os\.environ/)?[A-Z_][A-Z0-9_]*$|\{\{|\{%")
+_HINT = (
+    "remove it from the file (and rotate it if it was ever committed); providers name the env"
+    " var holding their key with `api_key_env`, harness profiles use `{{ session.key }}`"
+)
 
 
 def redact(text: str) -> str:
@@ -28,27 +34,54 @@ def redact(text: str) -> str:
     return _ANY_VALUE.sub(lambda m: m.group(0)[:5] + "…(redacted)", text)
 
 
+def _kind_of(secret: str) -> str:
+    return next(name for name, pattern in _VALUE_PATTERNS if pattern.match(secret))
+
+
 def find_secrets(doc: YamlDocument, text: str) -> Iterator[Diagnostic]:
+    """Secret-looking runs anywhere in the file (values, keys, comments), then literal values
+    under credential-like keys. Messages never repeat the value."""
     # The raw text is searched first (C speed); only a hit pays for walking the values.
     if not _ANY_VALUE.search(text) and not _KEY_HINT.search(text):
         return
-    for path, value, parent_key in doc.scalars():
-        what = next((name for name, pattern in _VALUE_PATTERNS if pattern.search(value)), None)
-        if what is None and parent_key is not None and path and path[-1] == parent_key:
-            looks_templated = "{{" in value or "{%" in value
-            if _SECRET_KEY.search(parent_key) and value and not looks_templated:
-                what = f"a literal credential under `{parent_key}`"
-        if what is None:
-            continue
-        line, col = doc.locate(path)
-        dotted = ".".join(str(p) for p in path)
+    values = list(doc.scalars())
+    flagged_lines: set[int] = set()
+    for match in _ANY_VALUE.finditer(text):
+        secret = match.group(0)
+        line = text.count("\n", 0, match.start()) + 1
+        col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        where = next((_dotted(path) for path, value, _ in values if secret in value), None)
+        holder = f"`{where}`" if where else "a key or comment"
+        flagged_lines.add(line)
         yield Diagnostic(
             doc.path,
             line,
             col,
             "BC400",
-            f"`{dotted}` holds what looks like {what} (value not shown)",
-            "remove it from the file (and rotate it if it was ever committed); providers name"
-            " the env var holding their key with `api_key_env`, harness profiles use"
-            " `{{ session.key }}`",
+            f"{holder} holds what looks like {_kind_of(secret)} (value not shown)",
+            _HINT,
         )
+    for path, value, parent_key in values:
+        if (
+            parent_key is None
+            or not path
+            or path[-1] != parent_key
+            or not _SECRET_KEY.search(parent_key)
+            or not value
+            or _NOT_A_LITERAL.search(value)
+        ):
+            continue
+        line, col = doc.locate(path)
+        if line not in flagged_lines:
+            yield Diagnostic(
+                doc.path,
+                line,
+                col,
+                "BC400",
+                f"`{_dotted(path)}` holds a literal credential (value not shown)",
+                _HINT,
+            )
+
+
+def _dotted(path: tuple[PathSegment, ...]) -> str:
+    return ".".join(str(p) for p in path)

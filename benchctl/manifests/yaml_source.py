@@ -70,18 +70,21 @@ class YamlDocument:
         return target.start_mark.line + 1, target.start_mark.column + 1
 
     def scalars(self) -> Iterator[tuple[tuple[PathSegment, ...], str, str | None]]:
-        """Every string scalar with its path and the key it sits under (for secret scanning)."""
+        """Every string or number, as text, with its path and the key it sits under, in
+        document order (for secret scanning)."""
         stack: list[tuple[Any, tuple[PathSegment, ...], str | None]] = [(self.data, (), None)]
         while stack:
             value, path, parent_key = stack.pop()
             if isinstance(value, str):
                 yield path, value, parent_key
+            elif isinstance(value, int | float) and not isinstance(value, bool):
+                yield path, str(value), parent_key
             elif isinstance(value, dict):
-                for k, v in value.items():
-                    stack.append((v, (*path, k), k))
+                stack.extend((v, (*path, k), k) for k, v in reversed(value.items()))
             elif isinstance(value, list):
-                for i, v in enumerate(value):
-                    stack.append((v, (*path, i), parent_key))
+                stack.extend(
+                    (v, (*path, i), parent_key) for i, v in reversed(list(enumerate(value)))
+                )
 
 
 @dataclass
@@ -198,7 +201,9 @@ def _decode(path: Path, raw: bytes) -> str | Diagnostic:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        col = exc.start - (raw.rfind(b"\n", 0, exc.start) + 1) + 1
+        line_start = raw.rfind(b"\n", 0, exc.start) + 1
+        # Columns count characters, as libyaml's marks do, not bytes.
+        col = len(raw[line_start : exc.start].decode("utf-8", errors="replace")) + 1
         return Diagnostic(
             path, line, col, "BC103", f"byte 0x{raw[exc.start]:02x} is not valid UTF-8"
         )
@@ -282,9 +287,6 @@ def load_yaml(path: Path) -> YamlDocument | list[Diagnostic]:
         return [Diagnostic(path, 0, 0, "BC109", "the document is empty (null)")]
     if not isinstance(data, dict):
         line, col = root.start_mark.line + 1, root.start_mark.column + 1
-        return [
-            Diagnostic(
-                path, line, col, "BC110", f"the document is a {type(data).__name__}, not a mapping"
-            )
-        ]
+        what = "a list" if isinstance(data, list) else f"a single value ({data!r:.40})"
+        return [Diagnostic(path, line, col, "BC110", f"the document is {what}, not a mapping")]
     return YamlDocument(path, text, data, root)

@@ -14,6 +14,9 @@ NAME_PATTERN = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"
 ENV_VAR_PATTERN = r"^[A-Za-z_][A-Za-z0-9_]*$"
 LABEL_KEY_PATTERN = r"^[a-z0-9]([a-z0-9._/-]{0,61}[a-z0-9])?$"
 DURATION_PATTERN = r"^([0-9]+[dhms])+$"
+# The schema's pattern also refuses zero (a lookahead, which JSON Schema's ECMA regexes have and
+# pydantic's do not; the model refuses zero in _check_duration instead).
+_DURATION_SCHEMA_PATTERN = r"^(?=[0-9dhms]*[1-9])([0-9]+[dhms])+$"
 _DURATION_PART = re.compile(r"([0-9]+)([dhms])")
 _UNIT_SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1}
 
@@ -22,15 +25,15 @@ class StrictModel(BaseModel):
     """Unknown fields are errors, and no type is coerced: what the YAML says is what is checked,
     the same way the published JSON Schemas check it."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True, allow_inf_nan=False)
 
 
 def _check_name(value: str) -> str:
     if not re.fullmatch(NAME_PATTERN, value):
         raise PydanticCustomError(
             "BC209",
-            "{value!r} is not a valid name: use lowercase letters, digits and '-'",
-            {"value": value},
+            "{value} is not a valid name: use lowercase letters, digits and '-'",
+            {"value": repr(value)},
         )
     return value
 
@@ -44,8 +47,8 @@ def _check_duration(value: str) -> str:
     if not re.fullmatch(DURATION_PATTERN, value) or duration_seconds(value) == 0:
         raise PydanticCustomError(
             "BC208",
-            "{value!r} is not a positive duration such as 30m, 4h, 1h30m or 7d",
-            {"value": value},
+            "{value} is not a positive duration such as 30m, 4h, 1h30m or 7d",
+            {"value": repr(value)},
         )
     return value
 
@@ -56,7 +59,7 @@ Name = Annotated[
 ]
 Duration = Annotated[
     str,
-    Field(json_schema_extra={"pattern": DURATION_PATTERN}),
+    Field(json_schema_extra={"pattern": _DURATION_SCHEMA_PATTERN}),
     AfterValidator(_check_duration),
 ]
 EnvVarName = Annotated[str, StringConstraints(pattern=ENV_VAR_PATTERN)]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, Field, model_validator
+from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from benchctl.manifests.models.common import Duration, Envelope, Name, StrictModel
@@ -20,8 +20,8 @@ def _compiles(pattern: str) -> str:
     except re.error as exc:
         raise PydanticCustomError(
             "BC205",
-            "redaction pattern {pattern!r} is not a valid regex: {error}",
-            {"pattern": pattern, "error": str(exc)},
+            "redaction pattern {pattern} is not a valid regex: {error}",
+            {"pattern": repr(pattern), "error": str(exc)},
         ) from None
     return pattern
 
@@ -49,20 +49,26 @@ class SessionEntry(StrictModel):
     task_card: Name = Field(description="One of the experiment's task cards.")
     replicate: int = Field(default=1, ge=1, description="1 to spec.replicates.")
     status: SessionStatus = Field(default="open", description="Desired state of the session.")
-    outcome: Outcome | None = Field(default=None, description="Required once finalized.")
+    outcome: Outcome | None = Field(
+        default=None, validate_default=True, description="Required once finalized."
+    )
     notes: str = Field(default="", description="The operator's notes on the session.")
 
-    @model_validator(mode="after")
-    def _outcome_matches_status(self) -> SessionEntry:
-        if self.status == "finalized" and self.outcome is None:
+    @field_validator("outcome")
+    @classmethod
+    def _outcome_matches_status(
+        cls, outcome: Outcome | None, info: ValidationInfo
+    ) -> Outcome | None:
+        status = info.data.get("status")
+        if status == "finalized" and outcome is None:
             raise PydanticCustomError("BC210", "a finalized session needs an outcome")
-        if self.status != "finalized" and self.outcome is not None:
+        if status in ("open", "aborted") and outcome is not None:
             raise PydanticCustomError(
                 "BC210",
-                "a session with status {status!r} cannot have an outcome",
-                {"status": self.status},
+                "a session with status {status} cannot have an outcome",
+                {"status": repr(status)},
             )
-        return self
+        return outcome
 
 
 class ExperimentSpec(StrictModel):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from benchctl.manifests.models.common import Envelope, EnvVarName, NonEmptyStr, StrictModel
@@ -28,6 +28,15 @@ def setting_value_matches(kind: str, value: object) -> bool:
     return isinstance(value, _PYTHON_TYPES[kind])
 
 
+def _check_setting_type(kind: str | None, value: object) -> None:
+    if kind is not None and value is not None and not setting_value_matches(kind, value):
+        raise PydanticCustomError(
+            "BC205",
+            "{value} is not of the setting's type {type}",
+            {"value": repr(value), "type": kind},
+        )
+
+
 class SettingSpec(StrictModel):
     type: Literal["string", "integer", "number", "boolean"] = Field(
         description="Type a variant's value must have."
@@ -41,16 +50,20 @@ class SettingSpec(StrictModel):
         default=None, min_length=1, description="The only values allowed, if given."
     )
 
-    @model_validator(mode="after")
-    def _default_fits(self) -> SettingSpec:
-        for value in [self.default, *(self.enum or [])]:
-            if value is not None and not setting_value_matches(self.type, value):
-                raise PydanticCustomError(
-                    "BC205",
-                    "{value!r} is not of the setting's type {type}",
-                    {"value": value, "type": self.type},
-                )
-        return self
+    @field_validator("default")
+    @classmethod
+    def _default_fits(cls, value: SettingValue | None, info: ValidationInfo) -> SettingValue | None:
+        _check_setting_type(info.data.get("type"), value)
+        return value
+
+    @field_validator("enum")
+    @classmethod
+    def _enum_fits(
+        cls, values: list[SettingValue] | None, info: ValidationInfo
+    ) -> list[SettingValue] | None:
+        for value in values or []:
+            _check_setting_type(info.data.get("type"), value)
+        return values
 
 
 class HarnessProfileSpec(StrictModel):

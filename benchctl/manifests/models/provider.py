@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints, model_validator
+from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from benchctl.manifests.models.common import Envelope, EnvVarName, StrictModel
@@ -35,11 +35,17 @@ class Distribution(StrictModel):
     median: Positive = Field(description="50th percentile.")
     p95: Positive = Field(description="95th percentile; at least the median.")
 
-    @model_validator(mode="after")
-    def _ordered(self) -> Distribution:
-        if self.p95 < self.median:
-            raise PydanticCustomError("BC205", "p95 must be at least the median")
-        return self
+    @field_validator("p95")
+    @classmethod
+    def _at_least_median(cls, p95: float, info: ValidationInfo) -> float:
+        median = info.data.get("median")
+        if median is not None and p95 < median:
+            raise PydanticCustomError(
+                "BC205",
+                "p95 ({p95}) must be at least the median ({median})",
+                {"p95": p95, "median": median},
+            )
+        return p95
 
 
 class SimulatedErrors(StrictModel):
@@ -98,17 +104,21 @@ class ProviderSpec(StrictModel):
         min_length=1, description="Models offered, by the provider's model id."
     )
 
-    @model_validator(mode="after")
-    def _simulation_consistent(self) -> ProviderSpec:
-        for model_id, model in self.models.items():
-            if (self.simulator is None) != (model.simulate is None):
+    @field_validator("models")
+    @classmethod
+    def _simulation_consistent(
+        cls, models: dict[str, ProviderModel], info: ValidationInfo
+    ) -> dict[str, ProviderModel]:
+        simulated = info.data.get("simulator") is not None
+        for model_id, model in models.items():
+            if simulated != (model.simulate is not None):
                 raise PydanticCustomError(
                     "BC205",
-                    "model {model!r}: `simulate` is required when the provider has `simulator`"
+                    "model {model}: `simulate` is required when the provider has `simulator`"
                     " and not allowed otherwise",
-                    {"model": model_id},
+                    {"model": repr(model_id)},
                 )
-        return self
+        return models
 
 
 class Provider(Envelope):

@@ -13,6 +13,7 @@ included) is reported on its own line.
 
     python bench/validate_scale.py                 # 10,000 manifests, 5 repeats
     python bench/validate_scale.py --n 2000 --repeats 3 --json
+    python bench/validate_scale.py --repeats 1 --no-cli --profile   # where the time goes
 """
 
 from __future__ import annotations
@@ -93,6 +94,10 @@ class ProfileInfo:
     reasoning: tuple[str, ...]
 
 
+def _schema_line(schema: str) -> str:
+    return f"# yaml-language-server: $schema=../schemas/{schema}.schema.json"
+
+
 def _sha(rng: random.Random) -> str:
     return f"{rng.getrandbits(160):040x}"
 
@@ -105,6 +110,7 @@ def _provider(index: int, rng: random.Random) -> tuple[ProviderInfo, str]:
         for m, major in enumerate(rng.sample(range(2, 9), rng.randint(3, 6)))
     )
     lines = [
+        _schema_line("provider"),
         f"# {name}: {'the simulated upstream' if simulated else 'an upstream reached via LiteLLM'}",
         "apiVersion: benchctl/v1",
         "kind: Provider",
@@ -172,9 +178,11 @@ def _harness_profile(index: int, rng: random.Random) -> tuple[ProfileInfo, str]:
     env += [
         'BENCHCTL_SESSION_ID: "{{ session.id }}"',
         'BENCHCTL_TASK: "{{ task_card.name }}@{{ task_card.commit[:12] }}"',
+        'TASK_PROMPT: "{{ task_card.instructions }}"',
         'HARNESS_MAX_TURNS: "{{ variant.settings.max_turns }}"',
     ]
     text = f"""\
+{_schema_line("harness-profile")}
 # {name}: how harness {index} reaches the proxy. Templates render per session.
 apiVersion: benchctl/v1
 kind: HarnessProfile
@@ -236,6 +244,7 @@ def _task_card(index: int, rng: random.Random) -> tuple[str, str]:
         )
     )
     text = f"""\
+{_schema_line("task-card")}
 apiVersion: benchctl/v1
 kind: TaskCard
 metadata:
@@ -277,6 +286,7 @@ def _variant(
         else ""
     )
     text = f"""\
+{_schema_line("variant")}
 apiVersion: benchctl/v1
 kind: Variant
 metadata:
@@ -320,6 +330,7 @@ def _experiment(
             entry += "      notes: reviewed by the operator\n"
         sessions.append(entry)
     text = f"""\
+{_schema_line("experiment")}
 # {name}: does the harness matter more than the model on these tasks?
 apiVersion: benchctl/v1
 kind: Experiment
@@ -361,7 +372,10 @@ def generate(root: Path, n: int, seed: int) -> Plan:
     def write(folder: str, name: str, text: str) -> None:
         (root / folder / f"{name}.yaml").write_text(text, encoding="utf-8")
 
-    providers, profiles, variants, task_cards = [], [], [], []
+    providers: list[ProviderInfo] = []
+    profiles: list[ProfileInfo] = []
+    variants: list[str] = []
+    task_cards: list[str] = []
     for i in range(plan.providers):
         info, text = _provider(i, rng)
         providers.append(info)
@@ -397,14 +411,16 @@ def baseline_load(files: list[Path]) -> None:
     """The floor: read each file and hand it to libyaml, nothing else."""
     for path in files:
         with path.open("rb") as f:
-            yaml.load(f.read(), Loader=yaml.CSafeLoader)  # noqa: S506 - CSafeLoader is safe
+            yaml.load(f.read(), Loader=yaml.CSafeLoader)
 
 
 def validate_in_process(root: Path, expected_files: int) -> None:
+    """``load_repository(root)``, failing loudly unless the repository comes out valid."""
     result = load_repository(root)
     if result.diagnostics or result.files_checked != expected_files:
-        shown = "\n".join(f"  {d.path}:{d.line}:{d.col}: {d.code} {d.message}"
-                          for d in result.diagnostics[:10])
+        shown = "\n".join(
+            f"  {d.path}:{d.line}:{d.col}: {d.code} {d.message}" for d in result.diagnostics[:10]
+        )
         raise SystemExit(
             f"the synthetic repository should be valid: {len(result.diagnostics)} diagnostics,"
             f" {result.files_checked} of {expected_files} files checked\n{shown}"
@@ -412,14 +428,14 @@ def validate_in_process(root: Path, expected_files: int) -> None:
 
 
 def timed(fn: Callable[[], object]) -> float:
-    gc.collect()  # each run starts from the same heap, not the previous run's garbage
+    gc.collect()  # each run starts from a clean heap, not the previous run's garbage
     start = time.perf_counter()
     fn()
     return time.perf_counter() - start
 
 
 def cli_command() -> list[str]:
-    """The installed ``benchctl`` of this interpreter's environment, else ``python -m``."""
+    """The ``benchctl`` script of this interpreter's environment, else ``python -m benchctl``."""
     script = Path(sys.executable).parent / "benchctl"
     if script.exists():
         return [str(script)]
@@ -428,17 +444,19 @@ def cli_command() -> list[str]:
 
 
 def time_cli(args: list[str]) -> float:
+    """Wall time of one ``benchctl ARGS`` subprocess, which must exit 0."""
     start = time.perf_counter()
     proc = subprocess.run([*cli_command(), *args], capture_output=True, text=True, check=False)
     elapsed = time.perf_counter() - start
     if proc.returncode != 0:
-        raise SystemExit(f"benchctl {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}"
-                         f"{proc.stderr}")
+        raise SystemExit(
+            f"benchctl {' '.join(args)} exited {proc.returncode}:\n{proc.stdout}{proc.stderr}"
+        )
     return elapsed
 
 
 def profile_validate(root: Path, top: int) -> str:
-    """cProfile of one in-process validation, top functions by internal and cumulative time."""
+    """cProfile of one ``load_repository`` run: the top functions by own and cumulative time."""
     profiler = cProfile.Profile()
     profiler.enable()
     load_repository(root)
@@ -463,17 +481,81 @@ def repository_dir(requested: Path | None) -> Iterator[Path]:
         yield Path(tmp)
 
 
-def _machine() -> dict[str, object]:
+@dataclass(frozen=True)
+class Runs:
+    median: float
+    runs: list[float]
+
+    @classmethod
+    def of(cls, runs: list[float]) -> Runs:
+        return cls(statistics.median(runs), runs)
+
+
+@dataclass(frozen=True)
+class Figures:
+    """Everything one run measured; ``--json`` prints exactly this."""
+
+    n: int
+    counts: dict[str, int]
+    bytes: int
+    repeats: int
+    seed: int
+    baseline_s: Runs
+    validate_s: Runs
+    cli_validate_s: float | None
+    cli_startup_s: float | None
+    machine: dict[str, object]
+    benchmark: str = "validate_scale"
+    target_ratio: float = TARGET_RATIO
+
+    @property
+    def ratio(self) -> float:
+        return self.validate_s.median / self.baseline_s.median
+
+    def as_json(self) -> str:
+        fields = asdict(self)
+        head = {key: fields.pop(key) for key in ("benchmark", "n")}
+        return json.dumps({**head, "ratio": self.ratio, **fields}, indent=2)
+
+    def as_text(self) -> str:
+        base, val, n = self.baseline_s.median, self.validate_s.median, self.n
+        kinds = ", ".join(f"{count:,} {kind}" for kind, count in self.counts.items())
+
+        def per_file(seconds: float) -> str:
+            return f"{seconds / n * 1e6:5.0f} µs/file"
+
+        verdict = "within target" if self.ratio <= self.target_ratio else "ABOVE TARGET"
+        lines = [
+            f"validate_scale: {n:,} manifests ({kinds}), {self.bytes / 1e6:.1f} MB;"
+            f" medians of {self.repeats} alternating repeats;"
+            f" nproc {self.machine['nproc']}, Python {self.machine['python']}",
+            f"  baseline  read + yaml.load(CSafeLoader)  {base:7.3f} s  {per_file(base)}",
+            f"  validate  load_repository(root)          {val:7.3f} s  {per_file(val)}",
+            f"  ratio     validate / baseline            {self.ratio:7.2f}"
+            f"    target <= {self.target_ratio:.1f}: {verdict}",
+        ]
+        if self.cli_validate_s is not None and self.cli_startup_s is not None:
+            lines.append(
+                f"  cli       benchctl validate --root DIR   {self.cli_validate_s:7.3f} s"
+                f"  (one subprocess run; start-up alone {self.cli_startup_s:.3f} s)"
+            )
+        return "\n".join(lines)
+
+
+def machine() -> dict[str, object]:
     return {
         "nproc": os.cpu_count(),
         "python": platform.python_version(),
         "implementation": platform.python_implementation(),
         "platform": platform.platform(),
         "pyyaml": yaml.__version__,
+        "libyaml": yaml.__with_libyaml__,
     }
 
 
-def run(args: argparse.Namespace) -> dict[str, object]:
+def run(args: argparse.Namespace) -> tuple[Figures, str | None]:
+    """Generate, time, and optionally profile; the figures and the profile text."""
+
     def say(message: str) -> None:
         if not args.json:
             print(message, file=sys.stderr, flush=True)
@@ -482,12 +564,13 @@ def run(args: argparse.Namespace) -> dict[str, object]:
         say(f"generating {args.n:,} manifests in {root} ...")
         plan = generate(root, args.n, args.seed)
         files = manifest_files(root)
-        assert len(files) == plan.total == args.n, (len(files), plan.total)
+        if len(files) != args.n:
+            raise SystemExit(f"generated {len(files)} files, expected {args.n}")
         total_bytes = sum(p.stat().st_size for p in files)
 
-        say("warming up (page cache, imports, first-use caches) ...")
+        say("warm-up: page cache, imports, first-use caches; checks the repository is valid")
         baseline_load(files)
-        validate_in_process(root, len(files))  # also asserts the repository is valid
+        validate_in_process(root, len(files))
 
         baseline_runs: list[float] = []
         validate_runs: list[float] = []
@@ -496,81 +579,50 @@ def run(args: argparse.Namespace) -> dict[str, object]:
             baseline_runs.append(timed(lambda: baseline_load(files)))
             validate_runs.append(timed(lambda: validate_in_process(root, len(files))))
 
-        cli_s = startup_s = None
+        cli_validate = cli_startup = None
         if not args.no_cli:
-            say("one run of the CLI as a subprocess ...")
-            startup_s = time_cli(["--version"])
-            cli_s = time_cli(["validate", "--root", str(root)])
+            say("one run of the CLI as a subprocess")
+            cli_startup = time_cli(["--version"])
+            cli_validate = time_cli(["validate", "--root", str(root)])
 
         profile = profile_validate(root, args.profile_top) if args.profile else None
 
-    baseline = statistics.median(baseline_runs)
-    validate = statistics.median(validate_runs)
-    return {
-        "benchmark": "validate_scale",
-        "n": args.n,
-        "counts": asdict(plan),
-        "bytes": total_bytes,
-        "repeats": args.repeats,
-        "seed": args.seed,
-        "baseline_s": {"median": baseline, "runs": baseline_runs},
-        "validate_s": {"median": validate, "runs": validate_runs},
-        "ratio": validate / baseline,
-        "target_ratio": TARGET_RATIO,
-        "cli_validate_s": cli_s,
-        "cli_startup_s": startup_s,
-        "machine": _machine(),
-        "profile": profile,
-    }
-
-
-def report(figures: dict[str, object]) -> str:
-    n = figures["n"]
-    assert isinstance(n, int)
-    counts = figures["counts"]
-    assert isinstance(counts, dict)
-    base = figures["baseline_s"]["median"]  # type: ignore[index]
-    val = figures["validate_s"]["median"]  # type: ignore[index]
-    ratio = figures["ratio"]
-    assert isinstance(ratio, float)
-    machine = figures["machine"]
-    assert isinstance(machine, dict)
-    kinds = ", ".join(f"{v:,} {k}" for k, v in counts.items())
-    verdict = "within target" if ratio <= TARGET_RATIO else "ABOVE TARGET"
-    lines = [
-        f"validate_scale: {n:,} manifests ({kinds}), {figures['bytes'] / 1e6:.1f} MB,"
-        f" medians of {figures['repeats']} alternating repeats"
-        f" (nproc {machine['nproc']}, Python {machine['python']})",
-        f"  baseline  yaml.load(CSafeLoader) per file  {base:7.3f} s  {base / n * 1e6:6.0f} µs/file",
-        f"  validate  load_repository(root)           {val:7.3f} s  {val / n * 1e6:6.0f} µs/file",
-        f"  ratio     validate / baseline             {ratio:7.2f}    target <= {TARGET_RATIO:.1f}"
-        f" ({verdict})",
-    ]
-    cli, startup = figures["cli_validate_s"], figures["cli_startup_s"]
-    if isinstance(cli, float) and isinstance(startup, float):
-        lines.append(
-            f"  cli       benchctl validate --root DIR    {cli:7.3f} s  one run, subprocess"
-            f" (start-up alone, benchctl --version: {startup:.3f} s)"
-        )
-    return "\n".join(lines)
+    figures = Figures(
+        n=args.n,
+        counts=asdict(plan),
+        bytes=total_bytes,
+        repeats=args.repeats,
+        seed=args.seed,
+        baseline_s=Runs.of(baseline_runs),
+        validate_s=Runs.of(validate_runs),
+        cli_validate_s=cli_validate,
+        cli_startup_s=cli_startup,
+        machine=machine(),
+    )
+    return figures, profile
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Time `benchctl validate` on a synthetic repository of N manifests against"
-        " a bare libyaml load of the same files, in the same run.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Time `benchctl validate` on a synthetic repository of N valid manifests"
+        " against a bare libyaml load of the same files, alternating in the same run.",
     )
-    parser.add_argument("--n", type=int, default=10_000, help="manifests to generate")
-    parser.add_argument("--repeats", type=int, default=5, help="timed runs of each side")
+    parser.add_argument(
+        "--n", type=int, default=10_000, help="manifests to generate (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--repeats", type=int, default=5, help="timed runs of each side (default: %(default)s)"
+    )
     parser.add_argument(
         "--dir",
         type=Path,
         default=None,
-        help="generate into this new or empty directory and keep it (default: a temp dir,"
-        " removed afterwards)",
+        help="generate into this new or empty directory and keep it (default: a temporary"
+        " directory, removed afterwards)",
     )
-    parser.add_argument("--seed", type=int, default=20240601, help="random seed of the generator")
+    parser.add_argument(
+        "--seed", type=int, default=20240601, help="seed of the generator (default: %(default)s)"
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON only")
     parser.add_argument("--no-cli", action="store_true", help="skip the subprocess CLI run")
     parser.add_argument(
@@ -579,7 +631,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="after timing, cProfile one load_repository run and print the top functions",
     )
     parser.add_argument(
-        "--profile-top", type=int, default=25, help="functions listed with --profile"
+        "--profile-top",
+        type=int,
+        default=25,
+        help="functions --profile lists (default: %(default)s)",
     )
     args = parser.parse_args(argv)
     if args.n < MIN_N:
@@ -591,13 +646,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
-    figures = run(args)
+    figures, profile = run(args)
     if args.json:
-        print(json.dumps(figures, indent=2))
+        print(figures.as_json())
         return
-    print(report(figures))
-    if figures["profile"]:
-        print(figures["profile"])
+    print(figures.as_text())
+    if profile:
+        print("\ncProfile of one load_repository run (after the timed runs):")
+        print(profile)
 
 
 if __name__ == "__main__":

@@ -17,16 +17,36 @@ _VALUE_PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
     ("a private key", re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----")),
 ]
-_ANY_VALUE = re.compile("|".join(f"(?:{p.pattern})" for _, p in _VALUE_PATTERNS))
+
+
+def _literal_first(pattern: str) -> str:
+    r"""``\bX…`` as ``X(?<=\bX)…``: the same matches, but a pattern that starts with a literal
+    lets ``re`` jump between candidate characters instead of trying every branch everywhere."""
+    if not pattern.startswith("\\b"):
+        return pattern
+    first, rest = pattern[2], pattern[3:]
+    return f"{first}(?<=\\b{first}){rest}"
+
+
+_ANY_VALUE = re.compile("|".join(f"(?:{_literal_first(p.pattern)})" for _, p in _VALUE_PATTERNS))
 # A key named like a credential holding a literal: not a Jinja2 template, not the name of an env
 # var (`OPENAI_API_KEY`), not LiteLLM's `os.environ/NAME` reference.
 _SECRET_KEY = re.compile(r"(?i)(^|[_-])(api[_-]?key|secret|password|passwd|auth[_-]?token|token)$")
-_KEY_HINT = re.compile(r"(?i)(api[_-]?key|secret|passw|token)[\w-]*\s*:")
+# Prefilter for _SECRET_KEY: a key *ending* in a credential word, then (a quote and) the colon.
+# Searched in lowercased ASCII text (case-insensitive regexes cannot skip ahead in `re`).
+_KEY_HINT = re.compile(r"(?:api[_-]?key|secret|passw(?:or)?d|token)['\"]?\s*:")
+_KEY_HINT_ANY_CASE = re.compile(_KEY_HINT.pattern, re.IGNORECASE)
 _NOT_A_LITERAL = re.compile(r"^(os\.environ/)?[A-Z_][A-Z0-9_]*$|\{\{|\{%")
 _HINT = (
     "remove it from the file (and rotate it if it was ever committed); providers name the env"
     " var holding their key with `api_key_env`, harness profiles use `{{ session.key }}`"
 )
+
+
+def _may_hold_secret_key(text: str) -> bool:
+    if text.isascii():
+        return _KEY_HINT.search(text.lower()) is not None
+    return _KEY_HINT_ANY_CASE.search(text) is not None
 
 
 def redact(text: str) -> str:
@@ -42,7 +62,7 @@ def find_secrets(doc: YamlDocument, text: str) -> Iterator[Diagnostic]:
     """Secret-looking runs anywhere in the file (values, keys, comments), then literal values
     under credential-like keys. Messages never repeat the value."""
     # The raw text is searched first (C speed); only a hit pays for walking the values.
-    if not _ANY_VALUE.search(text) and not _KEY_HINT.search(text):
+    if not _ANY_VALUE.search(text) and not _may_hold_secret_key(text):
         return
     values = list(doc.scalars())
     flagged_lines: set[int] = set()

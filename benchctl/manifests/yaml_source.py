@@ -44,7 +44,17 @@ class YamlDocument:
     path: Path
     text: str
     data: Any
-    root: yaml.Node
+    # Composed again on first use: keeping every file's node tree alive makes the cyclic GC
+    # walk millions of objects, and locations are only needed when a diagnostic is made.
+    _root: yaml.Node | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def root(self) -> yaml.Node:
+        if self._root is None:
+            root = yaml.compose(self.text, Loader=yaml.CSafeLoader)
+            assert root is not None, "the text held one document when it was loaded"
+            self._root = root
+        return self._root
 
     def locate(self, loc: tuple[PathSegment, ...], *, key: bool = False) -> Location:
         """1-based (line, col) of the value at ``loc``, or of its key when ``key``.
@@ -154,6 +164,8 @@ class _Builder:
 
 def _nesting_bound(text: str) -> int:
     """An upper bound of how deep ``text`` can nest, from character counts only."""
+    if len(text) <= _SAFE_INDICATORS:  # each indicator starts at its own character
+        return len(text)
     indicators = sum(text.count(s) for s in _INDICATORS)
     if indicators <= _SAFE_INDICATORS:
         return indicators
@@ -240,7 +252,12 @@ def load_yaml(path: Path) -> YamlDocument | list[Diagnostic]:
                 )
             ]
         with path.open("rb") as fh:
-            raw = fh.read(MAX_FILE_BYTES + 1)
+            # Read what stat promises (+1 to notice growth): read(MAX_FILE_BYTES + 1) would
+            # allocate a 1 MiB buffer for every file. Non-regular files (size 0) and files that
+            # grew read on up to the limit, so the result is the same as one bounded read.
+            raw = fh.read(size + 1)
+            if len(raw) > size:
+                raw += fh.read(MAX_FILE_BYTES + 1 - len(raw))
     except OSError as exc:
         return [Diagnostic(path, 0, 0, "BC100", f"cannot read file: {os.strerror(exc.errno or 0)}")]
     text = _decode(path, raw)
@@ -289,4 +306,4 @@ def load_yaml(path: Path) -> YamlDocument | list[Diagnostic]:
         line, col = root.start_mark.line + 1, root.start_mark.column + 1
         what = "a list" if isinstance(data, list) else f"a single value ({data!r:.40})"
         return [Diagnostic(path, line, col, "BC110", f"the document is {what}, not a mapping")]
-    return YamlDocument(path, text, data, root)
+    return YamlDocument(path, text, data)

@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from benchctl.manifests.catalog import Loaded, Repository
-from benchctl.manifests.diagnostics import Diagnostic
+from benchctl.manifests.diagnostics import Diagnostic, Severity
 from benchctl.manifests.models import Experiment, Provider, Variant
 from benchctl.manifests.models.common import duration_seconds
 from benchctl.manifests.models.harness_profile import setting_value_matches
@@ -24,9 +24,10 @@ def _at(
     hint: str = "",
     *,
     key: bool = False,
+    severity: Severity = "error",
 ) -> Diagnostic:
     line, col = loaded.doc.locate(loc, key=key)
-    return Diagnostic(loaded.path, line, col, code, msg, hint)
+    return Diagnostic(loaded.path, line, col, code, msg, hint, severity)
 
 
 def _fold(name: str) -> str:
@@ -165,39 +166,30 @@ def _duplicates(loaded: Loaded[Any], field: str, names: list[str]) -> Iterator[D
 
 def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Diagnostic]:
     spec = experiment.model.spec
-    yield from _duplicates(experiment, "variants", spec.variants)
-    yield from _duplicates(experiment, "task_cards", spec.task_cards)
-    for index, name in enumerate(spec.variants):
-        found = _resolve(
-            experiment, ("spec", "variants", index), "Variant", name, repo.variants, repo.invalid
-        )
-        if found:
-            yield found
-    for index, name in enumerate(spec.task_cards):
-        found = _resolve(
-            experiment,
-            ("spec", "task_cards", index),
-            "TaskCard",
-            name,
-            repo.task_cards,
-            repo.invalid,
-        )
-        if found:
-            yield found
+    lists: tuple[tuple[str, str, list[str], dict[str, Any]], ...] = (
+        ("variants", "Variant", spec.variants, repo.variants),
+        ("task_cards", "TaskCard", spec.task_cards, repo.task_cards),
+    )
+    for field, kind, names, known in lists:
+        yield from _duplicates(experiment, field, names)
+        for index, name in enumerate(names):
+            loc = ("spec", field, index)
+            found = _resolve(experiment, loc, kind, name, known, repo.invalid)
+            if found:
+                yield found
     ttl = duration_seconds(spec.session_policy.ttl)
     for name in dict.fromkeys(spec.task_cards):
         card = repo.task_cards.get(name)
         if card is not None and duration_seconds(card.model.spec.timebox) > ttl:
             # At the ttl when it is written, else at the key under which it defaults.
             written = "ttl" in experiment.doc.data["spec"].get("session_policy", {})
-            line, col = experiment.doc.locate(("spec", "session_policy", "ttl"), key=not written)
-            yield Diagnostic(
-                experiment.path,
-                line,
-                col,
+            yield _at(
+                experiment,
+                ("spec", "session_policy", "ttl"),
                 "BC313",
                 f"session keys live {spec.session_policy.ttl} but task card {name!r} has a"
                 f" timebox of {card.model.spec.timebox}: a key could expire mid-task",
+                key=not written,
                 severity="warning",
             )
     if spec.baseline not in spec.variants:
@@ -210,25 +202,25 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
         )
     entries: Counter[tuple[str, str, int]] = Counter()
     for index, session in enumerate(spec.sessions):
-        loc: tuple[PathSegment, ...] = ("spec", "sessions", index)
+        where: tuple[PathSegment, ...] = ("spec", "sessions", index)
         if session.variant not in spec.variants:
             yield _at(
                 experiment,
-                (*loc, "variant"),
+                (*where, "variant"),
                 "BC307",
                 f"session variant {session.variant!r} is not in spec.variants",
             )
         if session.task_card not in spec.task_cards:
             yield _at(
                 experiment,
-                (*loc, "task_card"),
+                (*where, "task_card"),
                 "BC308",
                 f"session task card {session.task_card!r} is not in spec.task_cards",
             )
         if session.replicate > spec.replicates:
             yield _at(
                 experiment,
-                (*loc, "replicate"),
+                (*where, "replicate"),
                 "BC309",
                 f"replicate {session.replicate} is more than spec.replicates ({spec.replicates})",
             )
@@ -237,7 +229,7 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
         if entries[key] == 2:
             yield _at(
                 experiment,
-                loc,
+                where,
                 "BC310",
                 f"session {session.variant} x {session.task_card} replicate {session.replicate}"
                 " is listed twice",

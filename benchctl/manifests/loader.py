@@ -70,17 +70,11 @@ def _envelope(doc: YamlDocument) -> tuple[str | None, list[Diagnostic]]:
     data = doc.data
     problems: list[Diagnostic] = []
     if "apiVersion" not in data:
-        line, col = doc.locate(())
-        problems.append(
-            Diagnostic(doc.path, line, col, "BC202", "missing required field `apiVersion`")
-        )
+        problems.append(doc.diagnostic((), "BC202", "missing required field `apiVersion`"))
     elif data["apiVersion"] != API_VERSION:
-        line, col = doc.locate(("apiVersion",))
         problems.append(
-            Diagnostic(
-                doc.path,
-                line,
-                col,
+            doc.diagnostic(
+                ("apiVersion",),
                 "BC200",
                 f"apiVersion {data['apiVersion']!r} is not supported; this benchctl reads"
                 f" {API_VERSION!r}",
@@ -88,17 +82,13 @@ def _envelope(doc: YamlDocument) -> tuple[str | None, list[Diagnostic]]:
         )
     kind = data.get("kind")
     if "kind" not in data:
-        line, col = doc.locate(())
-        problems.append(Diagnostic(doc.path, line, col, "BC202", "missing required field `kind`"))
+        problems.append(doc.diagnostic((), "BC202", "missing required field `kind`"))
         return None, problems
     if not isinstance(kind, str) or kind not in KINDS:
-        line, col = doc.locate(("kind",))
         close = difflib.get_close_matches(str(kind), list(KINDS), n=1)
         problems.append(
-            Diagnostic(
-                doc.path,
-                line,
-                col,
+            doc.diagnostic(
+                ("kind",),
                 "BC201",
                 f"kind {kind!r} is not a benchctl kind",
                 f"did you mean {close[0]!r}?" if close else "",
@@ -111,22 +101,16 @@ def _envelope(doc: YamlDocument) -> tuple[str | None, list[Diagnostic]]:
 def _placement(doc: YamlDocument, kind: str) -> Iterable[Diagnostic]:
     folder = KINDS[kind][1]
     if doc.path.parent.name != folder:
-        line, col = doc.locate(("kind",))
-        yield Diagnostic(
-            doc.path,
-            line,
-            col,
+        yield doc.diagnostic(
+            ("kind",),
             "BC207",
             f"a {kind} belongs in `{folder}/`, not `{doc.path.parent.name}/`",
             f"move the file to {folder}/{doc.path.name}",
         )
     name = declared_name(doc)
     if name is not None and name != doc.path.stem:
-        line, col = doc.locate(("metadata", "name"))
-        yield Diagnostic(
-            doc.path,
-            line,
-            col,
+        yield doc.diagnostic(
+            ("metadata", "name"),
             "BC206",
             f"metadata.name is {name!r} but the file is named {doc.path.name!r}",
             f"rename the file to {name}{doc.path.suffix or '.yaml'} or set metadata.name to"
@@ -174,13 +158,14 @@ def load_repository(root: Path, paths: Sequence[Path] | None = None) -> Validati
     catches a variant that names a provider nobody defined.
     """
     files = discover(root)
-    targets = None if paths is None else {p.resolve() for p in expand(paths)}
+    targets = None
     if paths is not None:
+        named = expand(paths)
+        targets = {p.resolve() for p in named}
         known = {p.resolve() for p in files}
-        files.extend(p for p in expand(paths) if p.resolve() not in known)
+        files.extend(p for p in named if p.resolve() not in known)
     repository = Repository(root)
     diagnostics: list[Diagnostic] = []
-    first_seen: dict[tuple[str, str], Loaded[Any]] = {}
     for path in files:
         loaded, problems = load_manifest(path)
         diagnostics.extend(problems)
@@ -193,21 +178,17 @@ def load_repository(root: Path, paths: Sequence[Path] | None = None) -> Validati
             continue
         kind = loaded.model.kind
         table = repository.by_kind(kind)
-        if loaded.name in table:
-            other = first_seen[(kind, loaded.name)]
-            line, col = loaded.doc.locate(("metadata", "name"))
+        first = table.get(loaded.name)
+        if first is not None:
             diagnostics.append(
-                Diagnostic(
-                    path,
-                    line,
-                    col,
+                loaded.doc.diagnostic(
+                    ("metadata", "name"),
                     "BC301",
-                    f"{kind} {loaded.name!r} is also defined in {other.path}",
+                    f"{kind} {loaded.name!r} is also defined in {first.path}",
                 )
             )
             continue
         table[loaded.name] = loaded
-        first_seen[(kind, loaded.name)] = loaded
     diagnostics.extend(check_references(repository))
     if targets is not None:
         diagnostics = [d for d in diagnostics if d.path.resolve() in targets]

@@ -9,25 +9,11 @@ from collections.abc import Set as AbstractSet
 from typing import Any
 
 from benchctl.manifests.catalog import Loaded, Repository
-from benchctl.manifests.diagnostics import Diagnostic, Severity
+from benchctl.manifests.diagnostics import Diagnostic
 from benchctl.manifests.models import Experiment, Provider, Variant
 from benchctl.manifests.models.common import duration_seconds
 from benchctl.manifests.models.harness_profile import setting_value_matches
 from benchctl.manifests.yaml_source import PathSegment
-
-
-def _at(
-    loaded: Loaded[Any],
-    loc: tuple[PathSegment, ...],
-    code: str,
-    msg: str,
-    hint: str = "",
-    *,
-    key: bool = False,
-    severity: Severity = "error",
-) -> Diagnostic:
-    line, col = loaded.doc.locate(loc, key=key)
-    return Diagnostic(loaded.path, line, col, code, msg, hint, severity)
 
 
 def _fold(name: str) -> str:
@@ -49,8 +35,7 @@ def _resolve(
         return None
     folded = [k for k in known if _fold(k) == _fold(name)]
     if len(folded) > 1:
-        return _at(
-            loaded,
+        return loaded.doc.diagnostic(
             loc,
             "BC302",
             f"{kind} {name!r} does not exist, and it matches {', '.join(map(repr, folded))}"
@@ -59,7 +44,7 @@ def _resolve(
         )
     close = folded or difflib.get_close_matches(name, known, n=1)
     hint = f"did you mean {close[0]!r}?" if close else ""
-    return _at(loaded, loc, "BC300", f"{kind} {name!r} does not exist", hint)
+    return loaded.doc.diagnostic(loc, "BC300", f"{kind} {name!r} does not exist", hint)
 
 
 def _provider_models(provider: Loaded[Provider]) -> Iterator[Diagnostic]:
@@ -68,8 +53,7 @@ def _provider_models(provider: Loaded[Provider]) -> Iterator[Diagnostic]:
         groups.setdefault(_fold(model_id), []).append(model_id)
     for ids in groups.values():
         if len(ids) > 1:
-            yield _at(
-                provider,
+            yield provider.doc.diagnostic(
                 ("spec", "models", ids[1]),
                 "BC302",
                 f"model ids {', '.join(map(repr, ids))} differ only in case or separators",
@@ -118,8 +102,7 @@ def _variant(repo: Repository, variant: Loaded[Variant]) -> Iterator[Diagnostic]
         setting = declared.get(name)
         if setting is None:
             close = difflib.get_close_matches(name, list(declared), n=1)
-            yield _at(
-                variant,
+            yield variant.doc.diagnostic(
                 loc,
                 "BC304",
                 f"harness profile {spec.harness_profile!r} does not accept setting {name!r}",
@@ -128,15 +111,13 @@ def _variant(repo: Repository, variant: Loaded[Variant]) -> Iterator[Diagnostic]
                 else "accepted: " + (", ".join(declared) or "none"),
             )
         elif not setting_value_matches(setting.type, value):
-            yield _at(
-                variant,
+            yield variant.doc.diagnostic(
                 loc,
                 "BC305",
                 f"setting {name!r} must be of type {setting.type}, got {value!r}",
             )
         elif setting.enum is not None and value not in setting.enum:
-            yield _at(
-                variant,
+            yield variant.doc.diagnostic(
                 loc,
                 "BC305",
                 f"setting {name!r} must be one of {', '.join(map(repr, setting.enum))},"
@@ -144,8 +125,7 @@ def _variant(repo: Repository, variant: Loaded[Variant]) -> Iterator[Diagnostic]
             )
     for name, setting in declared.items():
         if setting.required and name not in spec.harness_settings:
-            yield _at(
-                variant,
+            yield variant.doc.diagnostic(
                 ("spec", "harness_settings"),
                 "BC312",
                 f"harness profile {spec.harness_profile!r} requires setting {name!r}",
@@ -158,8 +138,8 @@ def _duplicates(loaded: Loaded[Any], field: str, names: list[str]) -> Iterator[D
     seen: set[str] = set()
     for index, name in enumerate(names):
         if name in seen:
-            yield _at(
-                loaded, ("spec", field, index), "BC311", f"{name!r} is listed twice in {field}"
+            yield loaded.doc.diagnostic(
+                ("spec", field, index), "BC311", f"{name!r} is listed twice in {field}"
             )
         seen.add(name)
 
@@ -183,8 +163,7 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
         if card is not None and duration_seconds(card.model.spec.timebox) > ttl:
             # At the ttl when it is written, else at the key under which it defaults.
             written = "ttl" in experiment.doc.data["spec"].get("session_policy", {})
-            yield _at(
-                experiment,
+            yield experiment.doc.diagnostic(
                 ("spec", "session_policy", "ttl"),
                 "BC313",
                 f"session keys live {spec.session_policy.ttl} but task card {name!r} has a"
@@ -193,8 +172,7 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
                 severity="warning",
             )
     if spec.baseline not in spec.variants:
-        yield _at(
-            experiment,
+        yield experiment.doc.diagnostic(
             ("spec", "baseline"),
             "BC306",
             f"baseline {spec.baseline!r} is not one of the experiment's variants",
@@ -204,22 +182,19 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
     for index, session in enumerate(spec.sessions):
         where: tuple[PathSegment, ...] = ("spec", "sessions", index)
         if session.variant not in spec.variants:
-            yield _at(
-                experiment,
+            yield experiment.doc.diagnostic(
                 (*where, "variant"),
                 "BC307",
                 f"session variant {session.variant!r} is not in spec.variants",
             )
         if session.task_card not in spec.task_cards:
-            yield _at(
-                experiment,
+            yield experiment.doc.diagnostic(
                 (*where, "task_card"),
                 "BC308",
                 f"session task card {session.task_card!r} is not in spec.task_cards",
             )
         if session.replicate > spec.replicates:
-            yield _at(
-                experiment,
+            yield experiment.doc.diagnostic(
                 (*where, "replicate"),
                 "BC309",
                 f"replicate {session.replicate} is more than spec.replicates ({spec.replicates})",
@@ -227,8 +202,7 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
         key = (session.variant, session.task_card, session.replicate)
         entries[key] += 1
         if entries[key] == 2:
-            yield _at(
-                experiment,
+            yield experiment.doc.diagnostic(
                 where,
                 "BC310",
                 f"session {session.variant} x {session.task_card} replicate {session.replicate}"

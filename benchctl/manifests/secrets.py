@@ -91,16 +91,11 @@ def find_secrets(doc: YamlDocument, text: str) -> Iterator[Diagnostic]:
             or _NOT_A_LITERAL.search(value)
         ):
             continue
-        line, col = doc.locate(path)
-        if line not in flagged_lines:
-            yield Diagnostic(
-                doc.path,
-                line,
-                col,
-                "BC400",
-                f"`{_dotted(path)}` holds a literal credential (value not shown)",
-                _HINT,
-            )
+        found = doc.diagnostic(
+            path, "BC400", f"`{_dotted(path)}` holds a literal credential (value not shown)", _HINT
+        )
+        if found.line not in flagged_lines:
+            yield found
 
 
 def _dotted(path: tuple[PathSegment, ...]) -> str:

@@ -115,21 +115,15 @@ def check_templates(profile: HarnessProfile, doc: YamlDocument) -> Iterator[Diag
     """Compile and render each template against a sample context."""
     context = sample_context(profile)
     for loc, source in _templates(profile):
-        line, col = doc.locate(loc)
         where = ".".join(str(p) for p in loc)
         try:
             _ENV.from_string(source).render(context)
         except jinja2.TemplateSyntaxError as exc:
-            yield Diagnostic(
-                doc.path,
-                line,
-                col,
-                "BC500",
-                f"`{where}`: {exc.message} (template line {exc.lineno})",
+            yield doc.diagnostic(
+                loc, "BC500", f"`{where}`: {exc.message} (template line {exc.lineno})"
             )
         except jinja2.UndefinedError as exc:
-            yield Diagnostic(doc.path, line, col, "BC501", f"`{where}`: {exc.message}")
-        except jinja2.TemplateError as exc:  # sandbox refusals and filter errors
-            yield Diagnostic(doc.path, line, col, "BC500", f"`{where}`: {exc}")
-        except (TypeError, ValueError, ArithmeticError) as exc:
-            yield Diagnostic(doc.path, line, col, "BC500", f"`{where}`: {exc}")
+            yield doc.diagnostic(loc, "BC501", f"`{where}`: {exc.message}")
+        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+            # sandbox refusals, filter errors, and errors raised by the expressions themselves
+            yield doc.diagnostic(loc, "BC500", f"`{where}`: {exc}")

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from benchctl.manifests.diagnostics import Diagnostic
+from benchctl.manifests.diagnostics import Diagnostic, Severity
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
@@ -78,6 +78,20 @@ class YamlDocument:
                 node, key_node = node.value[seg], None
         target = key_node if key and key_node is not None else node
         return target.start_mark.line + 1, target.start_mark.column + 1
+
+    def diagnostic(
+        self,
+        loc: tuple[PathSegment, ...],
+        code: str,
+        message: str,
+        hint: str = "",
+        *,
+        key: bool = False,
+        severity: Severity = "error",
+    ) -> Diagnostic:
+        """A diagnostic at the value at ``loc`` (or its key), located only now it is needed."""
+        line, col = self.locate(loc, key=key)
+        return Diagnostic(self.path, line, col, code, message, hint, severity)
 
     def scalars(self) -> Iterator[tuple[tuple[PathSegment, ...], str, str | None]]:
         """Every string or number, as text, with its path and the key it sits under, in

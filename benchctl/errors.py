@@ -4,7 +4,16 @@ Every message is a sentence a user can act on: what went wrong, and what to do n
 
     BenchctlError
     ├── UsageError          a command was called with arguments that cannot work
-    └── ManifestError       manifests failed validation; carries every Diagnostic found
+    ├── ManifestError       manifests failed validation; carries every Diagnostic found
+    ├── DatabaseError       the benchmark database cannot be reached or is not at our schema
+    ├── PlanError           the manifests ask for something reconciliation must refuse
+    │   └── StalePlanError  a saved plan no longer matches the state it was made against
+    ├── LockError           another apply holds the state lock (names the holder)
+    └── ProxyError          the LiteLLM proxy refused or could not be reached
+        ├── ProxyUnavailable      nothing answers at the proxy URL
+        ├── ProxyAuthError        the master key is missing or wrong
+        ├── ProxyModelError       a model alias is not in the proxy's config
+        └── ProxyEnterpriseOnly   the call needs a LiteLLM Enterprise licence
 
 The CLI catches ``BenchctlError`` and prints it without a traceback; anything else is a bug.
 """
@@ -39,3 +48,39 @@ class ManifestError(BenchctlError):
         super().__init__(
             f"{count} manifest error(s); run `benchctl validate` for the full list with locations."
         )
+
+
+class DatabaseError(BenchctlError):
+    """The benchmark database cannot be reached, or its schema is not the one we expect."""
+
+
+class PlanError(BenchctlError):
+    """The manifests ask for a change that reconciliation refuses (e.g. an impossible session)."""
+
+
+class StalePlanError(PlanError):
+    """A saved plan was made against a state that has changed since; plan again."""
+
+
+class LockError(BenchctlError):
+    """Another benchctl holds the state lock; the message names the holder and since when."""
+
+
+class ProxyError(BenchctlError):
+    """The LiteLLM proxy answered with an error, or did not answer."""
+
+
+class ProxyUnavailable(ProxyError):
+    """Nothing answers at the proxy URL (not started, wrong port, or down)."""
+
+
+class ProxyAuthError(ProxyError):
+    """The proxy rejected the master key."""
+
+
+class ProxyModelError(ProxyError):
+    """A model alias is not in the proxy's config (render and restart the proxy)."""
+
+
+class ProxyEnterpriseOnly(ProxyError):
+    """The call needs a LiteLLM Enterprise licence, which benchctl never requires."""

@@ -2,22 +2,34 @@
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from benchctl import __version__
-from benchctl.cli import schemas, validate
+from benchctl.cli import apply, db, plan, schemas, session, sim, unlock, validate
 from benchctl.errors import BenchctlError
 
-P = ParamSpec("P")
-R = TypeVar("R")
+
+class _Group(TyperGroup):
+    """Prints a BenchctlError as one line on stderr and exits with its code, never a traceback.
+
+    Catching here, around the whole command tree, covers every subcommand at once.
+    """
+
+    def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context is private
+        try:
+            return super().invoke(ctx)
+        except BenchctlError as exc:
+            Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
+            raise typer.Exit(exc.exit_code) from None
+
 
 app = typer.Typer(
     name="benchctl",
+    cls=_Group,
     help=(
         "Declarative GitOps benchmarking of LLM providers, models and coding-agent harnesses"
         " through a LiteLLM proxy.\n\n"
@@ -30,22 +42,15 @@ app = typer.Typer(
 )
 
 
-def command(func: Callable[P, R]) -> Callable[P, R]:
-    """Print a BenchctlError as one line on stderr and exit with its code, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except BenchctlError as exc:
-            Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper
-
-
-app.command("validate")(command(validate.validate))
-app.command("schemas")(command(schemas.schemas))
+app.command("validate")(validate.validate)
+app.command("plan")(plan.plan)
+app.command("apply")(apply.apply)
+app.command("force-unlock")(unlock.force_unlock)
+app.command("schemas")(schemas.schemas)
+app.command("sim")(sim.sim)
+app.add_typer(session.session_app, name="session")
+app.add_typer(db.db_app, name="db")
+# RENDER-PENDING
 
 
 def _version(value: bool) -> None:

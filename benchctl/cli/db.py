@@ -1,0 +1,38 @@
+"""``benchctl db``: the benchmark database's schema."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from benchctl.cli.options import Root
+from benchctl.db import migrate
+from benchctl.db.connection import database_url, open_connection, redact_url
+from benchctl.settings import Settings
+
+db_app = typer.Typer(
+    help="The benchmark database: where it is and its schema version.", no_args_is_help=True
+)
+
+
+@db_app.command("upgrade")
+def upgrade(root: Root = Path()) -> None:
+    """Apply pending schema migrations (safe to run any time; does nothing when current).
+
+    The embedded database is upgraded automatically; a shared server named by
+    BENCHCTL_DATABASE_URL is upgraded only by this command or by `benchctl apply`.
+    """
+    settings = Settings.from_env(root)
+    with open_connection(settings) as conn:
+        applied = migrate.upgrade(conn)
+    for migration in applied:
+        typer.echo(f"applied {migration.version:04d}_{migration.name}")
+    latest = migrate.available()[-1]
+    typer.echo(f"database schema at {latest.version:04d}_{latest.name} ({len(applied)} applied)")
+
+
+@db_app.command("url")
+def url(root: Root = Path()) -> None:
+    """Print the benchmark database's URL (password hidden), starting the embedded one."""
+    typer.echo(redact_url(database_url(Settings.from_env(root))))

@@ -1,0 +1,1 @@
+"""The benchmark database: connections, migrations and named queries."""

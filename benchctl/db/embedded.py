@@ -1,0 +1,47 @@
+"""The embedded default: a real PostgreSQL from the ``pgserver`` package under ``.benchctl/``.
+
+The server outlives the command that started it (``cleanup_mode=None``) so the next command
+reuses it in milliseconds; ``benchctl down`` stops it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from psycopg import sql
+
+from benchctl.db.queries import query
+from benchctl.errors import DatabaseError
+
+DATABASE = "benchctl"
+
+
+def data_dir(state_dir: Path) -> Path:
+    return state_dir / "pgdata"
+
+
+def start(state_dir: Path, database: str = DATABASE) -> str:
+    """Start (or find running) the embedded server; return the URL of ``database`` on it."""
+    import pgserver  # imported late: it is slow to import and unused with BENCHCTL_DATABASE_URL
+
+    state_dir.mkdir(parents=True, exist_ok=True)
+    # As root, pgserver runs postgres as its own system user, which must reach the data folder.
+    state_dir.chmod(0o755)
+    try:
+        server = pgserver.get_server(data_dir(state_dir), cleanup_mode=None)  # type: ignore[attr-defined]
+    except Exception as exc:  # pgserver raises bare Exceptions with postgres' log in them
+        raise DatabaseError(
+            f"could not start the embedded PostgreSQL in {data_dir(state_dir)}: {exc}."
+            " Delete that folder to start afresh, or set BENCHCTL_DATABASE_URL to use a server"
+            " of your own."
+        ) from exc
+    ensure_database(server.get_uri("postgres"), database)
+    return str(server.get_uri(database))
+
+
+def ensure_database(maintenance_url: str, database: str) -> None:
+    """Create ``database`` on the server of ``maintenance_url`` unless it exists."""
+    with psycopg.connect(maintenance_url, autocommit=True) as conn:
+        if conn.execute(query("migrations.database_exists"), {"name": database}).fetchone() is None:
+            conn.execute(query("migrations.create_database").format(name=sql.Identifier(database)))

@@ -1,0 +1,59 @@
+-- name: sessions.insert
+-- ON CONFLICT: a retried open finds the row its killed predecessor wrote (same uuid5 id).
+INSERT INTO sessions (id, experiment, variant, variant_version, task_card, task_card_version,
+    harness_profile, replicate, status, notes, key_alias, budget_usd, ttl_seconds,
+    manifest_commit, manifest_dirty, repo_path, operator)
+VALUES (%(id)s, %(experiment)s, %(variant)s, %(variant_version)s, %(task_card)s,
+    %(task_card_version)s, %(harness_profile)s, %(replicate)s, 'opening', %(notes)s,
+    %(key_alias)s, %(budget_usd)s, %(ttl_seconds)s, %(manifest_commit)s, %(manifest_dirty)s,
+    %(repo_path)s, %(operator)s)
+ON CONFLICT (id) DO NOTHING
+
+-- name: sessions.mark_open
+UPDATE sessions SET status = 'open', key_hash = %(key_hash)s, key_expires_at = %(expires)s,
+    opened_at = coalesce(opened_at, now()), updated_at = now()
+WHERE id = %(id)s
+
+-- name: sessions.mark_ending
+UPDATE sessions SET status = %(status)s, outcome = coalesce(%(outcome)s, outcome),
+    notes = coalesce(%(notes)s, notes), ended_at = coalesce(ended_at, now()), updated_at = now()
+WHERE id = %(id)s
+
+-- name: sessions.mark_ended
+UPDATE sessions SET status = %(status)s, updated_at = now() WHERE id = %(id)s
+
+-- name: sessions.update_record
+UPDATE sessions SET outcome = %(outcome)s, notes = %(notes)s, updated_at = now()
+WHERE id = %(id)s
+
+-- name: sessions.list
+SELECT id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
+    harness_profile, replicate, status, outcome, notes, key_alias, key_hash, key_expires_at,
+    budget_usd, ttl_seconds, manifest_commit, manifest_dirty, repo_path, operator, created_at,
+    opened_at, ended_at
+FROM sessions
+WHERE (%(experiment)s::text IS NULL OR experiment = %(experiment)s)
+    AND (%(status)s::text IS NULL OR status = %(status)s)
+ORDER BY experiment, variant, task_card, replicate
+
+-- name: sessions.find
+-- By full id or unique prefix, as git resolves short commit ids.
+SELECT id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
+    harness_profile, replicate, status, outcome, notes, key_alias, key_hash, key_expires_at,
+    budget_usd, ttl_seconds, manifest_commit, manifest_dirty, repo_path, operator, created_at,
+    opened_at, ended_at
+FROM sessions WHERE id::text LIKE %(prefix)s || '%%' ORDER BY id LIMIT 2
+
+-- name: sessions.documents
+-- The manifests a session was opened with, to render its env snippet again.
+SELECT
+    (SELECT spec FROM variants WHERE name = s.variant AND version = s.variant_version) AS variant,
+    (SELECT spec FROM task_cards WHERE name = s.task_card AND version = s.task_card_version)
+        AS task_card,
+    (SELECT spec FROM harness_profiles WHERE name = s.harness_profile
+        ORDER BY version DESC LIMIT 1) AS harness_profile,
+    (SELECT p.spec FROM providers p WHERE p.name = (
+        SELECT v.spec -> 'spec' ->> 'provider' FROM variants v
+        WHERE v.name = s.variant AND v.version = s.variant_version)
+        ORDER BY p.version DESC LIMIT 1) AS provider
+FROM sessions s WHERE s.id = %(id)s

@@ -1,0 +1,74 @@
+-- name: state.meta
+SELECT serial, lineage::text AS lineage FROM state_meta WHERE id = 1
+
+-- name: state.bump_serial
+UPDATE state_meta SET serial = serial + 1 WHERE id = 1 RETURNING serial
+
+-- name: state.objects
+-- The latest version of every object of every kind, with how many sessions use that version
+-- (live: not yet finalized or aborted). One round trip, whatever the number of objects.
+WITH latest AS (
+    (SELECT DISTINCT ON (name) 'Provider' AS kind, name, version, content_hash, comparable, spec,
+        retired_at FROM providers ORDER BY name, version DESC)
+    UNION ALL
+    (SELECT DISTINCT ON (name) 'HarnessProfile', name, version, content_hash, comparable, spec,
+        retired_at FROM harness_profiles ORDER BY name, version DESC)
+    UNION ALL
+    (SELECT DISTINCT ON (name) 'TaskCard', name, version, content_hash, comparable, spec,
+        retired_at FROM task_cards ORDER BY name, version DESC)
+    UNION ALL
+    (SELECT DISTINCT ON (name) 'Variant', name, version, content_hash, comparable, spec,
+        retired_at FROM variants ORDER BY name, version DESC)
+    UNION ALL
+    (SELECT DISTINCT ON (name) 'Experiment', name, version, content_hash, comparable, spec,
+        retired_at FROM experiments ORDER BY name, version DESC)
+), usage AS (
+    SELECT 'Variant' AS kind, variant AS name, variant_version AS version, status FROM sessions
+    UNION ALL
+    SELECT 'TaskCard', task_card, task_card_version, status FROM sessions
+    UNION ALL
+    SELECT 'Experiment', experiment, NULL, status FROM sessions
+), counts AS (
+    SELECT kind, name, version, count(*) AS sessions,
+        count(*) FILTER (WHERE status NOT IN ('finalized', 'aborted')) AS live_sessions
+    FROM usage GROUP BY kind, name, version
+)
+SELECT l.kind, l.name, l.version, l.content_hash, l.comparable, l.spec AS document,
+    l.retired_at IS NOT NULL AS retired,
+    coalesce(c.sessions, 0) AS sessions, coalesce(c.live_sessions, 0) AS live_sessions
+FROM latest l
+LEFT JOIN counts c ON c.kind = l.kind AND c.name = l.name
+    AND (c.version = l.version OR c.version IS NULL)
+ORDER BY l.kind, l.name
+
+-- name: state.sessions
+SELECT id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
+    harness_profile, replicate, status, outcome, notes, key_alias, key_hash, key_expires_at,
+    opened_at, ended_at
+FROM sessions ORDER BY experiment, variant, task_card, replicate
+
+-- name: state.insert_object
+INSERT INTO {table} (name, version, spec, content_hash, comparable, git_commit)
+VALUES (%(name)s, %(version)s, %(spec)s, %(content_hash)s, %(comparable)s, %(git_commit)s)
+
+-- name: state.update_object
+UPDATE {table}
+SET spec = %(spec)s, content_hash = %(content_hash)s, comparable = %(comparable)s,
+    git_commit = %(git_commit)s, updated_at = now()
+WHERE name = %(name)s AND version = %(version)s
+
+-- name: state.retire_object
+UPDATE {table} SET retired_at = now(), updated_at = now()
+WHERE name = %(name)s AND version = %(version)s AND retired_at IS NULL
+
+-- name: state.object_document
+SELECT spec FROM {table} WHERE name = %(name)s AND version = %(version)s
+
+-- name: state.log_start
+INSERT INTO apply_log (operation, operator, manifest_commit, plan_fingerprint, status, summary)
+VALUES (%(operation)s, %(operator)s, %(manifest_commit)s, %(fingerprint)s, 'running', %(summary)s)
+RETURNING id
+
+-- name: state.log_finish
+UPDATE apply_log SET finished_at = now(), status = %(status)s, error = %(error)s
+WHERE id = %(id)s

@@ -1,0 +1,1 @@
+"""The LiteLLM proxy as benchctl sees it: its config rendered from manifests, its admin API."""

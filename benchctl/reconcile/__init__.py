@@ -1,0 +1,1 @@
+"""Reconciliation: manifests (desired) against the database and the proxy (actual), as a plan."""

@@ -1,0 +1,166 @@
+"""The desired state: what the manifests ask for, as plain data a saved plan can carry.
+
+A plan file embeds this snapshot, so ``apply FILE`` applies exactly what was reviewed even if
+the working tree changed since.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Mapping
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict
+
+from benchctl.manifests.catalog import Repository
+from benchctl.manifests.models import KINDS
+from benchctl.manifests.models.common import Envelope
+from benchctl.manifests.models.experiment import Outcome, SessionStatus
+
+Kind = Literal["Provider", "HarnessProfile", "TaskCard", "Variant", "Experiment"]
+
+# Kinds whose comparability-breaking changes create a new version once they have sessions.
+VERSIONED: frozenset[str] = frozenset({"Variant", "TaskCard"})
+
+# Fields of a task card that change what a session measures; the rest is presentation.
+TASK_CARD_COMPARABLE = ("repository", "instructions", "acceptance_criteria", "timebox")
+
+SESSION_NAMESPACE = uuid.UUID("6c1f3f0e-7a44-5b8e-9f51-0d3c2b8a9e11")
+KEY_ALIAS_PREFIX = "benchctl-session-"
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def digest(value: Any) -> str:
+    return hashlib.sha256(canonical_json(value).encode()).hexdigest()
+
+
+def flatten(value: Any, prefix: str) -> dict[str, Any]:
+    """``{"a": {"b": 1}}`` → ``{"prefix.a.b": 1}``; lists stay values (order matters)."""
+    if isinstance(value, Mapping) and value:
+        flat: dict[str, Any] = {}
+        for key, item in value.items():
+            flat.update(flatten(item, f"{prefix}.{key}"))
+        return flat
+    return {prefix: value}
+
+
+class Snapshot(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class DesiredObject(Snapshot):
+    kind: Kind
+    name: str
+    document: dict[str, Any]
+    content_hash: str
+    # Flattened fields whose change breaks comparability with earlier sessions.
+    comparable: dict[str, Any]
+
+    def model(self) -> Envelope:
+        return KINDS[self.kind][0].model_validate(self.document)
+
+
+class DesiredSession(Snapshot):
+    experiment: str
+    variant: str
+    task_card: str
+    replicate: int
+    status: SessionStatus
+    outcome: Outcome | None
+    notes: str
+
+    @property
+    def id(self) -> str:
+        return session_id(self.experiment, self.variant, self.task_card, self.replicate)
+
+    @property
+    def label(self) -> str:
+        return f"{self.experiment}/{self.variant}/{self.task_card}#{self.replicate}"
+
+
+class DesiredState(Snapshot):
+    objects: list[DesiredObject]
+    sessions: list[DesiredSession]
+    manifest_commit: str | None
+    manifest_dirty: bool | None
+    repo_path: str
+
+    def get(self, kind: Kind, name: str) -> DesiredObject:
+        for obj in self.objects:
+            if obj.kind == kind and obj.name == name:
+                return obj
+        raise KeyError((kind, name))
+
+
+def session_id(experiment: str, variant: str, task_card: str, replicate: int) -> str:
+    """Deterministic, so a retried apply finds the row (and key alias) it made before."""
+    return str(uuid.uuid5(SESSION_NAMESPACE, f"{experiment}\0{variant}\0{task_card}\0{replicate}"))
+
+
+def key_alias(session: str) -> str:
+    return f"{KEY_ALIAS_PREFIX}{session}"
+
+
+def _comparable(kind: str, name: str, repo: Repository) -> dict[str, Any]:
+    if kind == "Variant":
+        variant = repo.variants[name].model
+        provider = repo.providers[variant.spec.provider].model
+        profile = repo.harness_profiles[variant.spec.harness_profile].model
+        return {
+            **flatten(variant.spec.model_dump(mode="json"), "spec"),
+            "provider.route": provider.spec.route,
+            "provider.api_base": provider.spec.api_base,
+            "harness_profile.protocol": profile.spec.protocol,
+        }
+    if kind == "TaskCard":
+        spec = repo.task_cards[name].model.spec.model_dump(mode="json")
+        return {f"spec.{field}": spec[field] for field in TASK_CARD_COMPARABLE}
+    return {}
+
+
+def desired_state(
+    repo: Repository, *, manifest_commit: str | None, manifest_dirty: bool | None
+) -> DesiredState:
+    """The snapshot of a valid repository (callers check validity first)."""
+    objects = []
+    for kind in KINDS:
+        for name, loaded in sorted(repo.by_kind(kind).items()):
+            document = loaded.model.model_dump(mode="json")
+            if kind == "Experiment":
+                # Session entries are reconciled as sessions (their own table and actions);
+                # keeping them out makes opening a session not also "change" its experiment.
+                del document["spec"]["sessions"]
+            objects.append(
+                DesiredObject(
+                    kind=kind,
+                    name=name,
+                    document=document,
+                    content_hash=digest(document),
+                    comparable=_comparable(kind, name, repo),
+                )
+            )
+    sessions = [
+        DesiredSession(
+            experiment=name,
+            variant=entry.variant,
+            task_card=entry.task_card,
+            replicate=entry.replicate,
+            status=entry.status,
+            outcome=entry.outcome,
+            notes=entry.notes,
+        )
+        for name, loaded in sorted(repo.experiments.items())
+        for entry in loaded.model.spec.sessions
+    ]
+    return DesiredState(
+        objects=objects,
+        sessions=sessions,
+        manifest_commit=manifest_commit,
+        manifest_dirty=manifest_dirty,
+        repo_path=str(repo.root.resolve()),
+    )

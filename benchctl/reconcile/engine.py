@@ -1,0 +1,138 @@
+"""What the CLI calls: plan and apply as whole operations, with no terminal in sight."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from benchctl.db.connection import Connection, connect
+from benchctl.errors import ManifestError, ProxyError, StalePlanError, UsageError
+from benchctl.litellm.client import LiteLLMClient
+from benchctl.manifests.loader import load_repository
+from benchctl.reconcile.actual import read_database, read_keys
+from benchctl.reconcile.apply import Applier, ApplyResult
+from benchctl.reconcile.desired import DesiredState, desired_state
+from benchctl.reconcile.lock import state_lock
+from benchctl.reconcile.plan import FORMAT_VERSION, Action, Plan, diff
+from benchctl.reconcile.provenance import manifest_commit
+from benchctl.settings import Settings
+
+
+def load_desired(root: Path) -> DesiredState:
+    result = load_repository(root)
+    if not result.ok:
+        raise ManifestError(result.errors)
+    commit, dirty = manifest_commit(root)
+    return desired_state(result.repository, manifest_commit=commit, manifest_dirty=dirty)
+
+
+@contextmanager
+def proxy_client(settings: Settings) -> Iterator[LiteLLMClient | None]:
+    if settings.proxy_url is None:
+        yield None
+        return
+    if not settings.proxy_master_key:
+        raise ProxyError(
+            f"BENCHCTL_PROXY_URL is set ({settings.proxy_url}) but no master key is: set"
+            " BENCHCTL_PROXY_MASTER_KEY (or LITELLM_MASTER_KEY) to the proxy's master key."
+        )
+    with LiteLLMClient(settings.proxy_url, settings.proxy_master_key) as client:
+        yield client
+
+
+def _plan(conn: Connection, client: LiteLLMClient | None, desired: DesiredState) -> Plan:
+    actual = read_database(conn)
+    if client is not None:
+        read_keys(actual, client)
+    return diff(desired, actual)
+
+
+def make_plan(settings: Settings) -> Plan:
+    """Read-only: nothing is locked, and only the embedded database is ever migrated."""
+    desired = load_desired(settings.root)
+    with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
+        return _plan(conn, client, desired)
+
+
+def read_saved_plan(path: Path) -> Plan:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise UsageError(f"cannot read plan file {path}: {exc.strerror}.") from None
+    try:
+        payload = json.loads(text)
+        # Derived fields the JSON rendering adds for readers; recomputed, not trusted.
+        fingerprint = payload.pop("fingerprint", None)
+        payload.get("summary", {}).pop("line", None)
+        plan = Plan.model_validate(payload)
+    except (ValueError, AttributeError) as exc:
+        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+        raise UsageError(
+            f"{path} is not a benchctl plan (format_version {FORMAT_VERSION}): {reason}."
+            f" Save one with `benchctl plan --out {path}`."
+        ) from None
+    if fingerprint != plan.fingerprint:
+        raise UsageError(
+            f"{path} was edited after `benchctl plan` saved it (its fingerprint does not match"
+            " its actions); save a new plan instead of editing one."
+        )
+    return plan
+
+
+@dataclass(frozen=True)
+class ApplyRequest:
+    settings: Settings
+    plan_file: Path | None
+    lock_timeout: float
+    # Shown the fresh plan; returns whether to go ahead (ignored for a saved plan).
+    confirm: Callable[[Plan], bool]
+    on_action: Callable[[Action], None]
+
+
+@dataclass(frozen=True)
+class ApplyOutcome:
+    plan: Plan
+    applied: bool
+    result: ApplyResult | None
+
+
+def apply(request: ApplyRequest) -> ApplyOutcome:
+    settings = request.settings
+    saved = read_saved_plan(request.plan_file) if request.plan_file else None
+    desired = saved.desired if saved else load_desired(settings.root)
+    with (
+        connect(settings, upgrade=True) as conn,
+        proxy_client(settings) as client,
+        state_lock(conn, "apply", request.lock_timeout),
+    ):
+        plan = _plan(conn, client, desired)
+        if saved is not None:
+            _check_current(saved, plan)
+        elif not plan.summary.changes or not request.confirm(plan):
+            return ApplyOutcome(plan, applied=False, result=None)
+        result = Applier(conn, client, settings, plan, on_action=request.on_action).run()
+        return ApplyOutcome(plan, applied=True, result=result)
+
+
+def _check_current(saved: Plan, fresh: Plan) -> None:
+    if saved.lineage != fresh.lineage:
+        raise StalePlanError(
+            "the saved plan was made against another benchmark database (its lineage differs);"
+            " plan against this one."
+        )
+    if saved.serial != fresh.serial:
+        raise StalePlanError(
+            f"the saved plan was made at state serial {saved.serial}, and the state is now at"
+            f" {fresh.serial} (another apply ran since). Run `benchctl plan --out FILE` again"
+            " and review the new plan."
+        )
+    if [a.model_dump() for a in saved.actions] != [a.model_dump() for a in fresh.actions]:
+        raise StalePlanError(
+            "the saved plan no longer matches the state: keys or sessions changed outside"
+            " benchctl since it was made. Run `benchctl plan --out FILE` again and review it."
+        )

@@ -1,0 +1,33 @@
+"""Named points where tests kill apply, to prove that every interruption converges.
+
+``BENCHCTL_FAILPOINT=open.key_created`` makes the process SIGKILL itself on reaching that point:
+no cleanup, no ``finally``, exactly like a crash or ``kill -9``. Unset, a failpoint costs one
+dictionary lookup.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+
+POINTS = (
+    "apply.started",
+    "objects.applied",
+    "open.row_inserted",
+    "open.old_key_deleted",
+    "open.key_created",
+    "open.env_written",
+    "open.recorded",
+    "end.marked",
+    "end.key_deleted",
+    "end.recorded",
+    "rekey.old_key_deleted",
+    "rekey.key_created",
+    "rekey.env_written",
+    "rekey.recorded",
+)
+
+
+def reached(point: str) -> None:
+    if os.environ.get("BENCHCTL_FAILPOINT") == point:
+        os.kill(os.getpid(), signal.SIGKILL)

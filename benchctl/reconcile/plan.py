@@ -1,0 +1,383 @@
+"""The plan: the actions that take the actual state to the desired one, and why each is needed.
+
+``diff`` is pure: it sees only the two states, so every rule here is unit-testable without a
+database or a proxy.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from benchctl import __version__
+from benchctl.errors import PlanError
+from benchctl.reconcile.actual import ActualSession, ActualState
+from benchctl.reconcile.desired import (
+    VERSIONED,
+    DesiredSession,
+    DesiredState,
+    Kind,
+    digest,
+    flatten,
+    key_alias,
+)
+
+FORMAT_VERSION = 1
+
+ActionType = Literal[
+    "create",  # + a new object (version 1, or the next after a retired one)
+    "update",  # ~ in place: no sessions would see a different benchmark
+    "replace",  # -/+ a new version; the old one is retired and keeps its sessions
+    "retire",  # - gone from the manifests; rows stay, marked retired
+    "open",  # + session: row, key, env file
+    "finalize",  # ~ session: end time, outcome, key deleted
+    "abort",  # - session: key deleted, no outcome
+    "update_session",  # ~ session notes or outcome of a finished session
+    "rekey",  # ! drift: the session's key was deleted, blocked or expired behind our back
+    "delete_key",  # - drift: a key with our alias prefix that no live session accounts for
+]
+
+SYMBOLS: dict[str, str] = {
+    "create": "+",
+    "update": "~",
+    "replace": "-/+",
+    "retire": "-",
+    "open": "+",
+    "finalize": "~",
+    "abort": "-",
+    "update_session": "~",
+    "rekey": "!",
+    "delete_key": "-",
+}
+
+
+class Action(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    action: ActionType
+    kind: Kind | Literal["Session", "Key"]
+    name: str
+    reason: str
+    # Fields that differ (update, replace), and of those the ones that force a new version.
+    changes: list[str] = Field(default_factory=list)
+    forced_by: list[str] = Field(default_factory=list)
+    version: int | None = None
+    # Sessions: what the row will reference; keys: which one (alias and hash, never the key).
+    session_id: str | None = None
+    variant_version: int | None = None
+    task_card_version: int | None = None
+    key_alias: str | None = None
+    key_token: str | None = None
+    resume: bool = False
+
+    @property
+    def symbol(self) -> str:
+        return SYMBOLS[self.action]
+
+
+class Summary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    add: int = 0
+    change: int = 0
+    retire: int = 0
+    open: int = 0
+    finalize: int = 0
+    abort: int = 0
+    repair: int = 0
+
+    @property
+    def changes(self) -> bool:
+        return any(self.model_dump().values())
+
+
+class Plan(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    format_version: int = FORMAT_VERSION
+    benchctl_version: str = __version__
+    created_at: datetime
+    lineage: str
+    serial: int
+    # False when no proxy was configured, so key drift went unchecked.
+    keys_checked: bool
+    desired: DesiredState
+    actions: list[Action]
+    summary: Summary
+    warnings: list[str] = Field(default_factory=list)
+
+    @property
+    def fingerprint(self) -> str:
+        """Identifies what the plan would do from which state; a saved plan must still match."""
+        return digest(
+            {
+                "lineage": self.lineage,
+                "serial": self.serial,
+                "actions": [a.model_dump(mode="json") for a in self.actions],
+            }
+        )
+
+
+def summarize(actions: list[Action]) -> Summary:
+    counts = dict.fromkeys(Summary.model_fields, 0)
+    for a in actions:
+        if a.action == "create":
+            counts["add"] += 1
+        elif a.action == "replace":
+            counts["add"] += 1
+            counts["retire"] += 1
+        elif a.action in ("update", "update_session"):
+            counts["change"] += 1
+        elif a.action == "retire":
+            counts["retire"] += 1
+        elif a.action in ("open", "finalize", "abort"):
+            counts[a.action] += 1
+        else:
+            counts["repair"] += 1
+    return Summary(**counts)
+
+
+def diff(desired: DesiredState, actual: ActualState, *, now: datetime | None = None) -> Plan:
+    now = now or datetime.now(UTC)
+    actions = _objects(desired, actual)
+    versions: dict[tuple[str, str], int] = {
+        (a.kind, a.name): a.version or 1 for a in actions if a.action in ("create", "replace")
+    }
+    for (kind, name), obj in actual.objects.items():
+        versions.setdefault((kind, name), obj.version)
+    sessions = _sessions(desired, actual, versions)
+    actions += sessions
+    actions += _drift(actual, now, skip={a.session_id for a in sessions})
+    warnings = []
+    if actual.keys is None and (desired.sessions or any(s.live for s in actual.sessions.values())):
+        warnings.append(
+            "no LiteLLM proxy configured (BENCHCTL_PROXY_URL): session keys were not checked for"
+            " drift, and sessions cannot be opened or finalized until one is."
+        )
+    return Plan(
+        created_at=now,
+        lineage=actual.lineage,
+        serial=actual.serial,
+        keys_checked=actual.keys is not None,
+        desired=desired,
+        actions=actions,
+        summary=summarize(actions),
+        warnings=warnings,
+    )
+
+
+def _objects(desired: DesiredState, actual: ActualState) -> list[Action]:
+    actions: list[Action] = []
+    wanted = {(o.kind, o.name) for o in desired.objects}
+    for obj in desired.objects:
+        have = actual.objects.get((obj.kind, obj.name))
+        if have is None or have.retired:
+            version = 1 if have is None else have.version + 1
+            reason = "new" if have is None else "back after being retired; history is kept"
+            actions.append(
+                Action(
+                    action="create", kind=obj.kind, name=obj.name, reason=reason, version=version
+                )
+            )
+            continue
+        if have.content_hash == obj.content_hash:
+            continue
+        changed = _differing(obj.comparable, have.comparable)
+        fields = _differing(flatten(obj.document, ""), flatten(have.document, ""))
+        if changed and obj.kind in VERSIONED and have.sessions:
+            if have.live_sessions:
+                raise PlanError(
+                    f"{obj.kind} {obj.name}: {', '.join(changed)} changed while"
+                    f" {have.live_sessions} of its sessions are still open; the change would make"
+                    " them measure something else. Finalize or abort those sessions first, or"
+                    " make the change in a new variant."
+                )
+            actions.append(
+                Action(
+                    action="replace",
+                    kind=obj.kind,
+                    name=obj.name,
+                    reason=f"{', '.join(changed)} changed and version {have.version} has"
+                    f" {have.sessions} session(s): a new version keeps them comparable",
+                    changes=fields,
+                    forced_by=changed,
+                    version=have.version + 1,
+                )
+            )
+        else:
+            reason = (
+                "no sessions yet, so even comparability fields change in place"
+                if changed
+                else "cosmetic fields only (description, labels, title...)"
+            )
+            actions.append(
+                Action(
+                    action="update",
+                    kind=obj.kind,
+                    name=obj.name,
+                    reason=reason,
+                    changes=fields,
+                    version=have.version,
+                )
+            )
+    for (kind, name), have in sorted(actual.objects.items()):
+        if (kind, name) not in wanted and not have.retired:
+            history = f"{have.sessions} session(s) keep it" if have.sessions else "no sessions"
+            actions.append(
+                Action(
+                    action="retire",
+                    kind=kind,
+                    name=name,
+                    version=have.version,
+                    reason=f"removed from the manifests; retired, not deleted ({history})",
+                )
+            )
+    return actions
+
+
+def _differing(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
+    return sorted(
+        key.lstrip(".") for key in new.keys() | old.keys() if new.get(key) != old.get(key)
+    )
+
+
+def _open(entry: DesiredSession, versions: dict[tuple[str, str], int], resume: bool) -> Action:
+    return Action(
+        action="open",
+        kind="Session",
+        name=entry.label,
+        reason="resuming an apply that stopped before the key was recorded"
+        if resume
+        else "new session entry",
+        session_id=entry.id,
+        key_alias=key_alias(entry.id),
+        variant_version=versions[("Variant", entry.variant)],
+        task_card_version=versions[("TaskCard", entry.task_card)],
+        resume=resume,
+    )
+
+
+def _for(entry: DesiredSession, action: ActionType, reason: str, **extra: object) -> Action:
+    return Action.model_validate(
+        {
+            "action": action,
+            "kind": "Session",
+            "name": entry.label,
+            "reason": reason,
+            "session_id": entry.id,
+            "key_alias": key_alias(entry.id),
+            **extra,
+        }
+    )
+
+
+def _session_action(
+    entry: DesiredSession, have: ActualSession | None, versions: dict[tuple[str, str], int]
+) -> Action | None:
+    if have is None:
+        if entry.status == "open":
+            return _open(entry, versions, resume=False)
+        if entry.status == "finalized":
+            raise PlanError(
+                f"session {entry.label} is marked finalized but was never opened; set its status"
+                " to open first, apply, run it, then finalize it."
+            )
+        return None  # aborted before it ever opened: nothing to do or record
+    # An apply stopped half-way: finish what it started, whatever the entry says now.
+    if have.status == "opening" and entry.status == "open":
+        return _open(entry, versions, resume=True)
+    if have.status == "finalizing":
+        return _for(entry, "finalize", f"resuming: outcome {have.outcome}", resume=True)
+    if have.status == "aborting":
+        return _for(entry, "abort", "resuming an interrupted abort", resume=True)
+    if have.status in ("finalized", "aborted"):
+        if entry.status != have.status:
+            raise PlanError(
+                f"session {entry.label} is already {have.status} and cannot become"
+                f" {entry.status}. To run it again, add a new replicate (raise spec.replicates"
+                " if needed)."
+            )
+        changed = [f for f in ("outcome", "notes") if getattr(entry, f) != getattr(have, f)]
+        if changed:
+            return _for(entry, "update_session", "edited after the session ended", changes=changed)
+        return None
+    if entry.status == "finalized":
+        return _for(entry, "finalize", f"outcome {entry.outcome}")
+    if entry.status == "aborted":
+        return _for(entry, "abort", "entry marked aborted")
+    if have.status == "opening":  # the entry no longer wants it open: undo the half-open
+        return _for(entry, "abort", "an interrupted open is no longer wanted")
+    if entry.notes != have.notes:
+        return _for(entry, "update_session", "notes edited", changes=["notes"])
+    return None
+
+
+def _sessions(
+    desired: DesiredState, actual: ActualState, versions: dict[tuple[str, str], int]
+) -> list[Action]:
+    actions = []
+    wanted = set()
+    for entry in desired.sessions:
+        wanted.add(entry.id)
+        action = _session_action(entry, actual.sessions.get(entry.id), versions)
+        if action:
+            actions.append(action)
+    for session in actual.sessions.values():
+        if session.live and session.id not in wanted:
+            actions.append(
+                Action(
+                    action="abort",
+                    kind="Session",
+                    name=session.label,
+                    session_id=session.id,
+                    key_alias=session.key_alias,
+                    reason="its entry was removed from the experiment; the row is kept",
+                )
+            )
+    return actions
+
+
+def _drift(actual: ActualState, now: datetime, skip: set[str | None]) -> list[Action]:
+    if actual.keys is None:
+        return []
+    actions = []
+    for session in actual.sessions.values():
+        if session.status != "open" or session.id in skip:
+            continue
+        key = actual.keys.get(session.key_alias)
+        if key is None:
+            problem = "its key was deleted outside benchctl"
+        elif key.token != session.key_hash:
+            problem = "its key was replaced outside benchctl"
+        elif key.blocked:
+            problem = "its key was blocked outside benchctl"
+        elif key.expires is not None and key.expires <= now:
+            problem = f"its key expired at {key.expires:%Y-%m-%d %H:%M} UTC"
+        else:
+            continue
+        actions.append(
+            Action(
+                action="rekey",
+                kind="Session",
+                name=session.label,
+                session_id=session.id,
+                key_alias=session.key_alias,
+                variant_version=session.variant_version,
+                task_card_version=session.task_card_version,
+                reason=f"{problem}; a new key replaces it",
+            )
+        )
+    for key in actual.orphan_keys:
+        actions.append(
+            Action(
+                action="delete_key",
+                kind="Key",
+                name=key.key_alias or key.token,
+                key_alias=key.key_alias,
+                key_token=key.token,
+                reason="has benchctl's alias prefix but no live session accounts for it",
+            )
+        )
+    return actions

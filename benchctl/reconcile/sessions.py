@@ -1,0 +1,115 @@
+"""The operator's session commands: find, list, re-render the env snippet, rotate the key."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from benchctl.db.connection import Connection, connect
+from benchctl.db.queries import query
+from benchctl.errors import UsageError
+from benchctl.reconcile.engine import proxy_client
+from benchctl.reconcile.envfile import (
+    SessionInfo,
+    SessionManifests,
+    env_path,
+    key_from_file,
+    render_session,
+    snippet,
+)
+from benchctl.reconcile.keys import IssuedKey, KeyRequest, issue_key
+from benchctl.reconcile.lock import state_lock
+from benchctl.settings import Settings
+
+MIN_PREFIX = 4
+
+
+def list_sessions(
+    settings: Settings, *, experiment: str | None, status: str | None
+) -> list[dict[str, Any]]:
+    with connect(settings, upgrade=False) as conn:
+        params = {"experiment": experiment, "status": status}
+        return conn.execute(query("sessions.list"), params).fetchall()
+
+
+def find(conn: Connection, prefix: str) -> dict[str, Any]:
+    """The session whose id starts with ``prefix`` (at least 4 characters, like git)."""
+    if len(prefix) < MIN_PREFIX:
+        raise UsageError(f"session id {prefix!r} is too short; give at least {MIN_PREFIX} chars.")
+    rows = conn.execute(query("sessions.find"), {"prefix": prefix.lower()}).fetchall()
+    if not rows:
+        raise UsageError(f"no session id starts with {prefix!r}; see `benchctl session list`.")
+    if len(rows) > 1:
+        raise UsageError(f"session id {prefix!r} is ambiguous; give more characters.")
+    return rows[0]
+
+
+def show(settings: Settings, prefix: str) -> dict[str, Any]:
+    with connect(settings, upgrade=False) as conn:
+        return find(conn, prefix)
+
+
+def _manifests(conn: Connection, session_id: str) -> SessionManifests:
+    row = conn.execute(query("sessions.documents"), {"id": session_id}).fetchone()
+    assert row is not None
+    return SessionManifests.from_documents(row)
+
+
+def _info(row: dict[str, Any]) -> SessionInfo:
+    return SessionInfo(row["id"], row["key_alias"], row["experiment"], row["replicate"])
+
+
+def env_snippet(settings: Settings, prefix: str) -> str:
+    """The session's env snippet rendered again from its manifests and its key."""
+    with connect(settings, upgrade=False) as conn:
+        row = find(conn, prefix)
+        if row["status"] != "open":
+            raise UsageError(
+                f"session {row['id']} is {row['status']}; only an open session has a key."
+            )
+        path = env_path(settings.sessions_dir, row["id"])
+        key = key_from_file(path, row["key_hash"])
+        if key is None:
+            raise UsageError(
+                f"the raw key of session {row['id']} is gone (benchctl keeps it only in {path},"
+                " which is missing or holds an older key). Issue a new one with"
+                f" `benchctl session rotate {row['id'][:8]}`."
+            )
+        if settings.proxy_url is None:
+            raise UsageError("set BENCHCTL_PROXY_URL: the snippet points the harness at it.")
+        manifests = _manifests(conn, row["id"])
+        rendered = render_session(
+            _info(row), manifests, key=key, proxy_url=settings.proxy_url, env_file=path
+        )
+        return snippet(_info(row), manifests, rendered)
+
+
+@dataclass(frozen=True)
+class Rotated:
+    session_id: str
+    issued: IssuedKey
+
+
+def rotate(settings: Settings, prefix: str, lock_timeout: float) -> Rotated:
+    """Replace an open session's key: the old one stops working at once."""
+    with (
+        connect(settings, upgrade=True) as conn,
+        proxy_client(settings) as client,
+        state_lock(conn, "session rotate", lock_timeout),
+    ):
+        row = find(conn, prefix)
+        if row["status"] != "open":
+            raise UsageError(f"session {row['id']} is {row['status']}; only open sessions rotate.")
+        if client is None:
+            raise UsageError("set BENCHCTL_PROXY_URL and BENCHCTL_PROXY_MASTER_KEY to rotate.")
+        client.delete_keys(aliases=[row["key_alias"]])
+        request = KeyRequest(
+            session=_info(row),
+            variant_version=row["variant_version"],
+            task_card_version=row["task_card_version"],
+            ttl_seconds=row["ttl_seconds"],
+            budget_usd=row["budget_usd"],
+        )
+        issued = issue_key(conn, client, settings, request, _manifests(conn, row["id"]), "rotate")
+        conn.execute(query("state.bump_serial"))
+        return Rotated(row["id"], issued)

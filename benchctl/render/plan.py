@@ -1,0 +1,104 @@
+"""A plan for people (terminal), for pull requests (Markdown) and for machines (JSON)."""
+
+from __future__ import annotations
+
+import json
+
+from rich.console import Console
+from rich.markup import escape
+
+from benchctl.reconcile.plan import Action, Plan, Summary
+
+_STYLE = {"+": "green", "~": "yellow", "-/+": "magenta", "-": "red", "!": "bold red"}
+
+
+def summary_line(summary: Summary) -> str:
+    if not summary.changes:
+        return "No changes. The benchmark database and the proxy match the manifests."
+    text = (
+        f"Plan: {summary.add} to add, {summary.change} to change, {summary.retire} to retire;"
+        f" {summary.open} session{'s' if summary.open != 1 else ''} to open"
+    )
+    if summary.finalize:
+        text += f", {summary.finalize} to finalize"
+    if summary.abort:
+        text += f", {summary.abort} to abort"
+    if summary.repair:
+        text += f"; {summary.repair} drift repair{'s' if summary.repair != 1 else ''}"
+    return text + "."
+
+
+def _title(action: Action) -> str:
+    version = (
+        f" v{action.version}" if action.version and action.kind not in ("Session", "Key") else ""
+    )
+    verb = {
+        "open": "open session",
+        "finalize": "finalize session",
+        "abort": "abort session",
+        "update_session": "update session",
+        "rekey": "re-key session",
+        "delete_key": "delete orphan key",
+    }.get(action.action, action.kind)
+    resumed = " (resume)" if action.resume else ""
+    return f"{verb} {action.name}{version}{resumed}"
+
+
+def _details(action: Action) -> list[str]:
+    lines = [action.reason]
+    if action.forced_by:
+        lines.append("forces a new version: " + ", ".join(action.forced_by))
+    elif action.changes:
+        lines.append("changes: " + ", ".join(action.changes))
+    return lines
+
+
+def to_text(plan: Plan, console: Console) -> None:
+    for warning in plan.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    if plan.actions:
+        console.print("benchctl will perform these actions:\n")
+    for action in plan.actions:
+        style = _STYLE[action.symbol]
+        console.print(f"  [{style}]{action.symbol:>3}[/{style}] {escape(_title(action))}")
+        for line in _details(action):
+            console.print(f"        [dim]{escape(line)}[/dim]")
+    if plan.actions:
+        console.print()
+    console.print(f"[bold]{summary_line(plan.summary)}[/bold]")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|")
+
+
+def to_markdown(plan: Plan) -> str:
+    """Summary first, for a PR comment; details in a table reviewers can scan."""
+    lines = [f"**{summary_line(plan.summary)}**", ""]
+    desired = plan.desired
+    if desired.manifest_commit:
+        dirty = " (with uncommitted changes)" if desired.manifest_dirty else ""
+        lines += [f"Manifests at `{desired.manifest_commit[:12]}`{dirty}.", ""]
+    lines += [f"> :warning: {warning}" for warning in plan.warnings]
+    if plan.warnings:
+        lines.append("")
+    if plan.actions:
+        lines += ["| | action | object | why |", "|---|---|---|---|"]
+        for action in plan.actions:
+            why = _cell("; ".join(_details(action)))
+            lines.append(
+                f"| `{action.symbol}` | {action.action} | {_cell(_title(action))} | {why} |"
+            )
+        lines.append("")
+    lines.append(
+        f"<sub>benchctl {plan.benchctl_version} · state serial {plan.serial}"
+        f" · plan `{plan.fingerprint[:12]}`</sub>"
+    )
+    return "\n".join(lines) + "\n"
+
+
+def to_json(plan: Plan) -> str:
+    payload = plan.model_dump(mode="json")
+    payload["fingerprint"] = plan.fingerprint
+    payload["summary"]["line"] = summary_line(plan.summary)
+    return json.dumps(payload, indent=2, sort_keys=False) + "\n"

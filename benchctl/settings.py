@@ -1,0 +1,43 @@
+"""Where benchctl finds its database, its proxy and its local state: environment first.
+
+Nothing here comes from manifests: manifests are reviewed in pull requests and must not be able
+to point benchctl at another database or proxy, nor carry the proxy's master key.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+STATE_DIR = ".benchctl"
+
+
+@dataclass(frozen=True)
+class Settings:
+    root: Path
+    database_url: str | None
+    proxy_url: str | None
+    proxy_master_key: str | None = None
+
+    @property
+    def state_dir(self) -> Path:
+        """Git-ignored folder for the embedded database, logs, PIDs and session env files."""
+        return self.root / STATE_DIR
+
+    @property
+    def sessions_dir(self) -> Path:
+        return self.state_dir / "sessions"
+
+    @classmethod
+    def from_env(cls, root: Path) -> Settings:
+        return cls(
+            root=root,
+            database_url=os.environ.get("BENCHCTL_DATABASE_URL") or None,
+            proxy_url=(os.environ.get("BENCHCTL_PROXY_URL") or "").rstrip("/") or None,
+            proxy_master_key=(
+                os.environ.get("BENCHCTL_PROXY_MASTER_KEY")
+                or os.environ.get("LITELLM_MASTER_KEY")
+                or None
+            ),
+        )

@@ -104,7 +104,7 @@ def litellm_proxy(
         master_key = f"sk-test-{secrets.token_hex(16)}"
         env[MASTER_KEY_ENV] = master_key
         env[DATABASE_URL_ENV] = database_url
-        port = _free_port()
+        port = free_port()
         url = f"http://127.0.0.1:{port}"
         with log_path.open("wb") as log:
             process = subprocess.Popen(
@@ -181,7 +181,7 @@ def _proxy_env(database_url: str, workdir: Path) -> dict[str, str]:
     return env
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]

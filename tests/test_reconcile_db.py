@@ -12,6 +12,7 @@ from benchctl.db import migrate
 from benchctl.db.connection import connect
 from benchctl.reconcile.lock import current_holder, state_lock
 from benchctl.settings import Settings
+
 from minirepo import write_minirepo
 
 COSMETIC = """\

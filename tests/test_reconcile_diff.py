@@ -13,6 +13,7 @@ from benchctl.reconcile.actual import ActualObject, ActualSession, ActualState
 from benchctl.reconcile.desired import DesiredState, desired_state, key_alias, session_id
 from benchctl.reconcile.plan import diff
 from benchctl.render.plan import summary_line, to_markdown
+
 from minirepo import write_minirepo
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
@@ -104,8 +105,8 @@ def test_cosmetic_change_is_in_place_and_names_the_field(tmp_path):
         task_cards__hello=(
             "apiVersion: benchctl/v1\nkind: TaskCard\nmetadata: {name: hello, description: New}\n"
             "spec:\n  title: Say hello politely\n  repository: {url: 'https://example.org/r.git',"
-            " commit: abcdef1}\n  instructions: Print hello.\n  acceptance_criteria: [prints hello]\n"
-            "  timebox: 10m\n  difficulty: easy\n"
+            " commit: abcdef1}\n  instructions: Print hello.\n"
+            "  acceptance_criteria: [prints hello]\n  timebox: 10m\n  difficulty: easy\n"
         ),
     )
     plan = diff(changed, applied(state, sessions=3), now=NOW)

@@ -55,13 +55,14 @@ def sim(
 ) -> None:
     """Serve a simulated provider: OpenAI chat completions and responses, Anthropic messages.
 
-    Each model answers with the time to first token, tokens per second, completion length,
-    cache share and injected errors of its `simulate:` block. The same seed and the same
-    sequence of requests give the same outcomes. Serves until Ctrl-C or SIGTERM.
+    Each model answers with the time to first token, tokens per second, length,
+    cache share and injected errors of its `simulate:` block, streaming or not.
+    The same seed and the same sequence of requests give the same outcomes.
+    Serves until Ctrl-C or SIGTERM.
 
     Examples:
 
-      benchctl sim                       # providers/sim.yaml on its api_base port
+      benchctl sim                       # providers/sim.yaml, its api_base port
 
       benchctl sim --speed 10 --port 0   # ten times faster, on any free port
     """
@@ -98,12 +99,12 @@ def _provider(root: Path, name: str) -> Provider:
     simulated = sorted(
         other for other, found in repository.providers.items() if found.model.spec.simulator
     )
-    found = (
-        f"simulated providers there: {', '.join(simulated)}."
+    hint = (
+        f"Simulated providers there: {', '.join(simulated)}."
         if simulated
-        else ("Run benchctl from the repository root or pass --root.")
+        else "Run benchctl from the repository root or pass --root."
     )
-    raise UsageError(f"no provider {name!r} in {root / 'providers'}/; {found}")
+    raise UsageError(f"no provider {name!r} in {root / 'providers'}/. {hint}")
 
 
 def _interrupt(signum: int, frame: FrameType | None) -> None:

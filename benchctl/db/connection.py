@@ -50,10 +50,10 @@ def connect(settings: Settings, *, upgrade: bool) -> Connection:
     if todo and (settings.database_url is None or upgrade):
         migrate.upgrade(conn)
     elif todo:
-        where = conn.info.dsn  # psycopg leaves the password out
+        where = f"database {conn.info.dbname!r} on {conn.info.host}"
         conn.close()
         raise DatabaseError(
-            f"the benchmark database ({where}) is {len(todo)} schema migration(s) behind this"
-            " benchctl; run `benchctl db upgrade`."
+            f"the benchmark {where} is {len(todo)} schema migration(s) behind this benchctl;"
+            " run `benchctl db upgrade`."
         )
     return conn

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from importlib import resources
+
 from psycopg import sql
 
 _NAME = re.compile(r"^-- name: ([a-z_]+\.[a-z_]+)\s*$", re.MULTILINE)

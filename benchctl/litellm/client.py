@@ -48,7 +48,7 @@ from benchctl.errors import (
 PAGE_SIZE = 100
 
 # Anything shaped like a LiteLLM key, including the masked `sk-...AbCd` form the proxy echoes.
-_KEY_LIKE = re.compile(r"sk-[A-Za-z0-9_.\-]*")
+_KEY_LIKE = re.compile(r"(?<![A-Za-z0-9_])sk-[A-Za-z0-9_.\-]*")
 # How LiteLLM phrases a refusal for want of a licence (CommonProxyErrors.not_premium_user and the
 # endpoint-specific sentences around it).
 _ENTERPRISE = re.compile(

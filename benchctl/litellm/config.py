@@ -53,14 +53,13 @@ _HEADER = """\
 #   sent by the client override them.
 # - Prices are the providers' per-million prices divided by 1e6, so LiteLLM's spend can be
 #   checked against the cost benchctl recomputes from usage.
-# - proxy_batch_write_at is {batch}s: spend-log rows reach LiteLLM's database (where the
-#   collector reads them) after at most this long.{batch_note}
+# - proxy_batch_write_at is {batch}s: spend-log rows and key spend reach LiteLLM's database, where
+#   the collector reads them, every {batch} to {batch_max}s (LiteLLM adds 0-5s).{batch_note}
 # - Metrics: the session's key alias is the api_key_alias label of every metric; the
 #   experiment, variant and task card come from the key's metadata as metadata_* labels.
 """
 _LOCAL_BATCH_NOTE = (
-    " 1s suits a local proxy and tests;\n#   a busy proxy may want a longer interval"
-    " (fewer, larger writes)."
+    "\n#   1s suits a local proxy and tests; a busy proxy may want fewer, larger writes."
 )
 
 
@@ -152,7 +151,7 @@ def dump_config(config: Mapping[str, Any]) -> str:
     batch = config["general_settings"]["proxy_batch_write_at"]
     note = _LOCAL_BATCH_NOTE if batch == DEFAULT_BATCH_WRITE_SECONDS else ""
     body = yaml.safe_dump(dict(config), sort_keys=False, default_flow_style=False, width=100)
-    return _HEADER.format(batch=batch, batch_note=note) + body
+    return _HEADER.format(batch=batch, batch_max=batch + 5, batch_note=note) + body
 
 
 def config_fingerprint(config: Mapping[str, Any]) -> str:

@@ -98,5 +98,5 @@ def read_keys(state: ActualState, client: LiteLLMClient) -> None:
                 for k in client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
                 if k.key_alias not in state.keys
             ),
-            key=lambda k: (k.key_alias or "", k.token),
+            key=lambda k: (k.key_alias or "", k.token or ""),
         )

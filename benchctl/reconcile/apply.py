@@ -169,8 +169,11 @@ class Applier:
                 {"id": action.session_id, "outcome": entry.outcome, "notes": entry.notes},
             )
         elif action.action == "delete_key":
-            assert self.client is not None and action.key_token is not None
-            self.client.delete_keys(tokens=[action.key_token])
+            assert self.client is not None
+            if action.key_token:
+                self.client.delete_keys(tokens=[action.key_token])
+            else:
+                self.client.delete_keys(aliases=[action.key_alias or ""])
 
     def _entry(self, action: Action) -> DesiredSession:
         for entry in self.plan.desired.sessions:
@@ -276,6 +279,8 @@ class Applier:
     def _rekey(self, action: Action) -> None:
         assert self.client is not None
         entry = self._entry(action)
+        self.conn.execute(query("sessions.forget_key"), {"id": entry.id})
+        failpoints.reached("rekey.forgotten")
         self.client.delete_keys(aliases=[action.key_alias or ""])
         failpoints.reached("rekey.old_key_deleted")
         self._issue_key(action, entry, self._manifests(entry), "rekey")

@@ -121,9 +121,9 @@ def key_from_file(path: Path, key_hash: str | None) -> str | None:
     """The raw key in a session's env file, recognised by its hash; None if gone or replaced."""
     if key_hash is None or not path.is_file():
         return None
-    for line in path.read_text(encoding="utf-8").splitlines():
-        if line.startswith("export ") and "=" in line:
-            words = shlex.split(line.partition("=")[2])
-            if words and hash_key(words[0]) == key_hash:
-                return words[0]
+    # The whole file at once: quoted values (task instructions) may span lines.
+    for word in shlex.split(path.read_text(encoding="utf-8"), comments=True):
+        value = word.partition("=")[2]
+        if value and hash_key(value) == key_hash:
+            return value
     return None

@@ -21,6 +21,7 @@ POINTS = (
     "end.marked",
     "end.key_deleted",
     "end.recorded",
+    "rekey.forgotten",
     "rekey.old_key_deleted",
     "rekey.key_created",
     "rekey.env_written",

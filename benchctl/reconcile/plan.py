@@ -347,9 +347,12 @@ def _drift(actual: ActualState, now: datetime, skip: set[str | None]) -> list[Ac
         if session.status != "open" or session.id in skip:
             continue
         key = actual.keys.get(session.key_alias)
-        if key is None:
+        if session.key_hash is None:
+            problem = "an interrupted re-key left no recorded key"
+        elif key is None:
             problem = "its key was deleted outside benchctl"
-        elif key.token != session.key_hash:
+        elif key.token is not None and key.token != session.key_hash:
+            # The proxy's bulk info leaves hashes out; when it has one, it must be ours.
             problem = "its key was replaced outside benchctl"
         elif key.blocked:
             problem = "its key was blocked outside benchctl"
@@ -374,7 +377,7 @@ def _drift(actual: ActualState, now: datetime, skip: set[str | None]) -> list[Ac
             Action(
                 action="delete_key",
                 kind="Key",
-                name=key.key_alias or key.token,
+                name=key.key_alias or key.token or "(no alias)",
                 key_alias=key.key_alias,
                 key_token=key.token,
                 reason="has benchctl's alias prefix but no live session accounts for it",

@@ -102,6 +102,7 @@ def rotate(settings: Settings, prefix: str, lock_timeout: float) -> Rotated:
             raise UsageError(f"session {row['id']} is {row['status']}; only open sessions rotate.")
         if client is None:
             raise UsageError("set BENCHCTL_PROXY_URL and BENCHCTL_PROXY_MASTER_KEY to rotate.")
+        conn.execute(query("sessions.forget_key"), {"id": row["id"]})
         client.delete_keys(aliases=[row["key_alias"]])
         request = KeyRequest(
             session=_info(row),

@@ -53,7 +53,7 @@ class Prompt:
     def of(cls, body: Mapping[str, Any]) -> Prompt:
         """Read a chat-completions, responses or messages request body."""
         content = {field: body[field] for field in PROMPT_FIELDS if field in body}
-        canonical = json.dumps(content, sort_keys=True, ensure_ascii=False)
+        canonical = json.dumps(content, sort_keys=True)
         chars = sum(len(text) for text in _strings(content))
         caps = [
             value
@@ -70,7 +70,8 @@ class Prompt:
 @dataclass(frozen=True)
 class Outcome:
     """One request's fate. ``text`` holds exactly ``output_tokens`` space-separated words, one
-    token each, so a stream cut into words reports the same usage as the whole answer."""
+    token each, so a stream cut into words reports the same usage as the whole answer; it is
+    empty when ``error_kind`` is set."""
 
     request_id: str
     error_kind: ErrorKind | None

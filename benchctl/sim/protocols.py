@@ -305,7 +305,7 @@ def _pieces(outcome: Outcome) -> Iterator[tuple[int, str]]:
 
 
 def _json(body: Mapping[str, Any]) -> str:
-    return json.dumps(body, separators=(",", ":"), ensure_ascii=False)
+    return json.dumps(body, separators=(",", ":"))
 
 
 def _data(body: Mapping[str, Any]) -> bytes:

@@ -36,6 +36,7 @@ from benchctl.sim.protocols import PROTOCOLS, ApiError, WireProtocol, encode, op
 # and how long stop() may wait for the accept loop to notice.
 _POLL_S = 0.1
 _ACCEPT_POLL_S = 0.05
+# Told to rate-limited clients: short, so retries are exercised without stalling a benchmark.
 RETRY_AFTER_S = 1
 
 
@@ -116,6 +117,8 @@ class SimServer:
 
     def start(self) -> SimServer:
         """Serve in a background daemon thread."""
+        # Set before the thread runs, so that an immediate stop() still waits for it.
+        self._serving = True
         self._thread = threading.Thread(
             target=self.serve_forever, name=f"sim-{self.port}", daemon=True
         )
@@ -150,7 +153,7 @@ class SimServer:
 
 
 class _HTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
+    # Many sessions' harnesses may connect at once through the proxy; the default backlog is 5.
     request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], sim: SimServer) -> None:
@@ -232,18 +235,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._unknown_path(path, request_id)
             return
         if raw is None:
-            message = "send the request body with a Content-Length header"
+            message = "Send the request body with a Content-Length header."
             self._send_error(api, ApiError("bad_request", message), request_id)
             return
         try:
             body = json.loads(raw)
         except ValueError as exc:
-            message = f"the request body is not valid JSON: {exc}"
+            message = f"The request body is not valid JSON: {exc}."
             self._send_error(api, ApiError("bad_request", message), request_id)
             return
         model = body.get("model") if isinstance(body, dict) else None
         if not isinstance(model, str):
-            message = "the request body must be a JSON object with a string `model`"
+            message = "The request body must be a JSON object with a string `model`."
             self._send_error(api, ApiError("bad_request", message), request_id)
             return
         sim = self.server.sim

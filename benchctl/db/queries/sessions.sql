@@ -57,3 +57,8 @@ SELECT
         WHERE v.name = s.variant AND v.version = s.variant_version)
         ORDER BY p.version DESC LIMIT 1) AS provider
 FROM sessions s WHERE s.id = %(id)s
+
+-- name: sessions.forget_key
+-- First step of a re-key or rotation: from here until the new hash is recorded, the plan sees
+-- an open session without a key and re-keys it, whatever happened to the old or new key.
+UPDATE sessions SET key_hash = NULL, key_expires_at = NULL, updated_at = now() WHERE id = %(id)s

@@ -21,9 +21,16 @@ MANIFESTS_DOC = (REPO_ROOT / "docs" / "manifests.md").read_text(encoding="utf-8"
 
 
 def _commands() -> dict:
+    """Every command by its full name: `plan`, and `session list` for subcommands."""
     group = typer.main.get_command(app)
     assert isinstance(group, typer.core.TyperGroup)
-    return dict(group.commands)
+    found = {}
+    for name, command in group.commands.items():
+        if isinstance(command, typer.core.TyperGroup):
+            found.update({f"{name} {sub}": cmd for sub, cmd in command.commands.items()})
+        else:
+            found[name] = command
+    return found
 
 
 def test_every_command_is_documented():

@@ -9,7 +9,7 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from benchctl import __version__
-from benchctl.cli import apply, db, plan, schemas, session, sim, unlock, validate
+from benchctl.cli import apply, db, plan, render, schemas, session, sim, unlock, validate
 from benchctl.errors import BenchctlError
 
 
@@ -50,7 +50,7 @@ app.command("schemas")(schemas.schemas)
 app.command("sim")(sim.sim)
 app.add_typer(session.session_app, name="session")
 app.add_typer(db.db_app, name="db")
-# RENDER-PENDING
+app.add_typer(render.render_app, name="render")
 
 
 def _version(value: bool) -> None:

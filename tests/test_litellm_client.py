@@ -9,7 +9,6 @@ from typing import Any
 
 import httpx
 import pytest
-from proxy_stack import ProxyStack, free_port
 
 from benchctl.errors import (
     ProxyAuthError,
@@ -20,6 +19,8 @@ from benchctl.errors import (
 )
 from benchctl.litellm import client as client_module
 from benchctl.litellm.client import GeneratedKey, KeyInfo, LiteLLMClient, check_response, hash_key
+
+from proxy_stack import ProxyStack, free_port
 
 MASTER = "sk-master-0123456789abcdef"
 RAW_KEY = "sk-AbCdEfGhIjKlMnOpQrStUv"

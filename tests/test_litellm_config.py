@@ -14,7 +14,6 @@ import httpx
 import pytest
 import typer
 import yaml
-from proxy_stack import ProxyStack
 from typer.testing import CliRunner
 
 from benchctl.cli.render import render_app
@@ -31,6 +30,7 @@ from benchctl.manifests.secrets import redact
 
 from conftest import REPO_ROOT
 from minirepo import write_minirepo
+from proxy_stack import ProxyStack
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import httpx
+
 from proxy_stack import ProxyStack
 
 MODEL = "sdk-sim-fast"  # sim-fast: 70% of the prompt reported as cache reads

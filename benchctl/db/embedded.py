@@ -6,6 +6,7 @@ reuses it in milliseconds; ``benchctl down`` stops it.
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import psycopg
@@ -23,6 +24,14 @@ def data_dir(state_dir: Path) -> Path:
 
 def start(state_dir: Path, database: str = DATABASE) -> str:
     """Start (or find running) the embedded server; return the URL of ``database`` on it."""
+    with warnings.catch_warnings():
+        # platformdirs warns on machines without XDG_RUNTIME_DIR (containers, CI); pgserver
+        # falls back to /tmp on its own, so the warning would only alarm the user.
+        warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
+        return _start(state_dir, database)
+
+
+def _start(state_dir: Path, database: str) -> str:
     import pgserver  # imported late: it is slow to import and unused with BENCHCTL_DATABASE_URL
 
     state_dir.mkdir(parents=True, exist_ok=True)

@@ -64,6 +64,7 @@ from benchctl.reconcile.desired import key_alias, session_id
 from benchctl.reconcile.plan import diff
 from benchctl.settings import Settings
 
+LINEAGE = "00000000-0000-4000-8000-00000000be9c"
 FOLDERS = ("providers", "harness_profiles", "task_cards", "variants", "experiments")
 MIN_N = 10
 PROXY_URL = "http://fake-litellm.invalid"
@@ -97,13 +98,8 @@ class Counts:
 
     @property
     def objects(self) -> int:
-        return (
-            self.providers
-            + self.harness_profiles
-            + self.task_cards
-            + self.variants
-            + (self.experiments)
-        )
+        kinds = (self.providers, self.harness_profiles, self.task_cards, self.variants)
+        return sum(kinds) + self.experiments
 
 
 def _provider(i: int) -> str:
@@ -138,7 +134,9 @@ spec:
     OPENAI_API_KEY: "{{{{ session.key }}}}"
   settings:
     turns: {{type: integer, default: 3}}
-  launch: "python agent.py --model {{{{ variant.model_alias }}}} --turns {{{{ variant.settings.turns }}}}"
+  launch: >-
+    python agent.py --model {{{{ variant.model_alias }}}}
+    --turns {{{{ variant.settings.turns }}}}
 """
 
 
@@ -306,6 +304,8 @@ def prepare(url: str, root: Path, entries: list[Entry], expires: datetime) -> No
     desired = engine.load_desired(root)
     with psycopg.connect(url, autocommit=True, row_factory=psycopg.rows.dict_row) as conn:
         migrate.upgrade(conn)
+        # A known lineage, so the fake proxy can hold keys under this database's alias prefix.
+        conn.execute("UPDATE state_meta SET lineage = %s", (LINEAGE,))
         # Objects only: opening sessions would need the proxy, and they are inserted below.
         objects = desired.model_copy(update={"sessions": []})
         plan = diff(objects, read_database(conn))
@@ -321,7 +321,7 @@ def prepare(url: str, root: Path, entries: list[Entry], expires: datetime) -> No
                 copy.write_row(
                     (
                         sid, e.experiment, e.variant, 1, e.task_card, 1, e.harness_profile, 1,
-                        "open", "", key_alias(sid), fake_key_hash(sid), expires, 5.0,
+                        "open", "", key_alias(sid, LINEAGE), fake_key_hash(sid), expires, 5.0,
                         TTL_SECONDS, str(root.resolve()), "plan-scale", now,
                     )
                 )  # fmt: skip
@@ -343,9 +343,9 @@ class FakeProxy:
         keys = {}
         for e in entries:
             sid = session_id(e.experiment, e.variant, e.task_card, 1)
-            keys[key_alias(sid)] = {
+            keys[key_alias(sid, LINEAGE)] = {
                 "token": fake_key_hash(sid),
-                "key_alias": key_alias(sid),
+                "key_alias": key_alias(sid, LINEAGE),
                 "models": [e.variant],
                 "metadata": {"benchctl": {"session_id": sid}},
                 "expires": expires.isoformat(),

@@ -227,3 +227,43 @@ def test_plan_on_an_unmigrated_shared_database_says_to_upgrade(run_cli, repo, ra
     result = run_cli("plan", "--root", str(repo), env=raw_env)
     assert result.exit_code == 1
     assert "run `benchctl db upgrade`" in result.output
+
+
+def test_edited_saved_plan_is_refused(run_cli, repo, env, tmp_path):
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", "--root", str(repo), "--out", str(saved), env=env).exit_code == 0
+    payload = json.loads(saved.read_text())
+    payload["desired"]["objects"][0]["document"]["metadata"]["description"] = "sneaky"
+    saved.write_text(json.dumps(payload))
+    result = run_cli("apply", str(saved), "--root", str(repo), env=env)
+    assert result.exit_code == 2
+    assert "was edited after `benchctl plan` saved it" in result.output
+
+
+def test_wrong_root_is_refused_not_planned_as_retire_everything(run_cli, repo, env, tmp_path):
+    assert run_cli("apply", "--root", str(repo), "--auto-approve", env=env).exit_code == 0
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = run_cli("plan", "--root", str(empty), env=env)
+    assert result.exit_code == 2 and "no manifests found" in result.output
+    detailed = run_cli("plan", "--root", str(empty), "--detailed-exitcode", env=env)
+    assert detailed.exit_code == 1  # 2 would read as "changes present"
+
+
+def test_apply_without_proxy_refuses_session_actions_before_asking(
+    run_cli, repo, env, database_url
+):
+    write_minirepo(
+        repo,
+        experiments__exp=(
+            "apiVersion: benchctl/v1\nkind: Experiment\nmetadata: {name: exp}\nspec:\n"
+            "  variants: [fast]\n  task_cards: [hello]\n  baseline: fast\n"
+            "  sessions: [{variant: fast, task_card: hello}]\n"
+        ),
+    )
+    result = run_cli("apply", "--root", str(repo), env=env, input="yes\n")
+    assert result.exit_code == 1
+    assert "Apply these changes?" not in result.output
+    assert "need the LiteLLM proxy" in result.output and "Nothing was applied." in result.output
+    with psycopg.connect(database_url) as conn:
+        assert conn.execute("SELECT count(*) FROM providers").fetchone() == (0,)

@@ -61,14 +61,14 @@ def row(status, replicate=1, key_hash="h1", outcome=None, notes="") -> ActualSes
     return ActualSession(
         id=sid, experiment="exp", variant="fast", variant_version=1, task_card="hello",
         task_card_version=1, harness_profile="script", replicate=replicate, status=status,
-        outcome=outcome, notes=notes, key_alias=key_alias(sid), key_hash=key_hash,
+        outcome=outcome, notes=notes, key_alias=key_alias(sid, "L"), key_hash=key_hash,
         key_expires_at=None, opened_at=None, ended_at=None,
     )  # fmt: skip
 
 
 def key(sid, token="h1", blocked=False, expires=None) -> KeyInfo:
     return KeyInfo(
-        token=token, key_alias=key_alias(sid), models=("fast",), metadata={}, expires=expires,
+        token=token, key_alias=key_alias(sid, "L"), models=("fast",), metadata={}, expires=expires,
         blocked=blocked, max_budget=1.0, spend=0.0,
     )  # fmt: skip
 
@@ -178,7 +178,7 @@ def test_session_lifecycle_actions(tmp_path):
     base = applied(opening)
     (new,) = diff(opening, base, now=NOW).actions
     assert (new.action, new.resume, new.variant_version) == ("open", False, 1)
-    assert new.key_alias == key_alias(new.session_id)
+    assert new.key_alias == key_alias(new.session_id, "L")
 
     sid = session_id("exp", "fast", "hello", 1)
     base.sessions = {sid: row("opening", key_hash=None)}
@@ -186,7 +186,7 @@ def test_session_lifecycle_actions(tmp_path):
     assert (resume.action, resume.resume) == ("open", True)
 
     base.sessions = {sid: row("open")}
-    base.keys = {key_alias(sid): key(sid)}
+    base.keys = {key_alias(sid, "L"): key(sid)}
     assert diff(opening, base, now=NOW).actions == []
 
     done = desired(
@@ -206,7 +206,7 @@ def test_removed_entry_aborts_its_live_session(tmp_path):
     state = desired(tmp_path)
     sid = session_id("exp", "fast", "hello", 1)
     actual = applied(state, rows={sid: row("open")})
-    actual.keys = {key_alias(sid): key(sid)}
+    actual.keys = {key_alias(sid, "L"): key(sid)}
     (action,) = diff(state, actual, now=NOW).actions
     assert action.action == "abort" and "removed" in action.reason
 
@@ -226,9 +226,9 @@ def test_key_drift_is_repaired_with_a_new_key(tmp_path, keyinfo, reason):
     actual = applied(state, rows={sid: row("open")})
     keys = {
         None: {},
-        "blocked": {key_alias(sid): key(sid, blocked=True)},
-        "expired": {key_alias(sid): key(sid, expires=NOW - timedelta(minutes=1))},
-        "replaced": {key_alias(sid): key(sid, token="other")},
+        "blocked": {key_alias(sid, "L"): key(sid, blocked=True)},
+        "expired": {key_alias(sid, "L"): key(sid, expires=NOW - timedelta(minutes=1))},
+        "replaced": {key_alias(sid, "L"): key(sid, token="other")},
     }
     actual.keys = keys[keyinfo]
     plan = diff(state, actual, now=NOW)
@@ -289,3 +289,16 @@ def test_fingerprint_ignores_time_but_not_actions(tmp_path):
     b = diff(state, empty, now=NOW + timedelta(hours=1))
     assert a.fingerprint == b.fingerprint
     assert a.fingerprint != diff(state, applied(state), now=NOW).fingerprint
+
+
+def test_provider_route_change_versions_its_variants(tmp_path):
+    state = desired(tmp_path)
+    provider = (tmp_path / "providers" / "sim.yaml").read_text()
+    changed = desired(
+        tmp_path / "b", providers__sim=provider.replace("route: openai/", "route: hosted_vllm/")
+    )
+    plan = diff(changed, applied(state, sessions=1), now=NOW)
+    kinds = {a.kind: a for a in plan.actions}
+    assert kinds["Provider"].action == "update"
+    assert kinds["Variant"].action == "replace"
+    assert kinds["Variant"].forced_by == ["provider.route"]

@@ -15,7 +15,7 @@ import pytest
 
 from benchctl.db import migrate
 from benchctl.litellm.client import hash_key
-from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
+from benchctl.reconcile.desired import KEY_ALIAS_PREFIX, key_alias
 from benchctl.reconcile.envfile import key_from_file
 
 from conftest import REPO_ROOT
@@ -94,6 +94,12 @@ def live_keys(proxy) -> list:
         return client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
 
 
+def alias(database_url: str, sid: str) -> str:
+    with psycopg.connect(database_url) as conn:
+        (lineage,) = conn.execute("SELECT lineage::text FROM state_meta").fetchone()
+    return key_alias(sid, lineage)
+
+
 def add_and_apply(repo, env, variant=FAST, task=TASK) -> str:
     added = cli(repo, env, "session", "add", "demo", variant, task)
     assert added.returncode == 0, added.stderr
@@ -139,7 +145,7 @@ def test_session_opens_with_a_scoped_key_and_finalizes(repo, env, proxy, databas
     assert f"source {path}" in done.stdout
 
     (info,) = live_keys(proxy)
-    assert info.key_alias == KEY_ALIAS_PREFIX + sid
+    assert info.key_alias == alias(database_url, sid)
     assert info.models == (FAST,)
     assert info.max_budget == 1
     assert info.metadata["benchctl"]["session_id"] == sid
@@ -173,7 +179,7 @@ def test_key_drift_is_planned_and_repaired(repo, env, proxy, database_url, drift
     old = key_from_file(env_file(repo, sid), sessions(database_url)[0][2])
     with proxy.client() as client:
         if drift == "delete":
-            client.delete_keys(aliases=[KEY_ALIAS_PREFIX + sid])
+            client.delete_keys(aliases=[alias(database_url, sid)])
         else:
             client.block_key(hash_key(old))
     plan = cli(repo, env, "plan", "--detailed-exitcode")
@@ -192,13 +198,19 @@ def test_key_drift_is_planned_and_repaired(repo, env, proxy, database_url, drift
 def test_orphan_key_is_deleted(repo, env, proxy, database_url):
     with proxy.client() as client:
         client.generate_key(
-            alias=f"{KEY_ALIAS_PREFIX}orphan", models=[FAST], duration_seconds=600,
+            alias=alias(database_url, "orphan"), models=[FAST], duration_seconds=600,
             max_budget=1, metadata={},
         )  # fmt: skip
     plan = cli(repo, env, "plan")
-    assert f"delete orphan key {KEY_ALIAS_PREFIX}orphan" in plan.stdout
+    assert f"delete orphan key {alias(database_url, 'orphan')}" in plan.stdout
+    with proxy.client() as client:
+        # Another benchmark database sharing this proxy: its keys are not our orphans.
+        client.generate_key(
+            alias=key_alias("theirs", "0therdb0"), models=[FAST], duration_seconds=600,
+            max_budget=1, metadata={},
+        )  # fmt: skip
     assert cli(repo, env, "apply", "--auto-approve").returncode == 0
-    assert live_keys(proxy) == []
+    assert [k.key_alias for k in live_keys(proxy)] == [key_alias("theirs", "0therdb0")]
 
 
 def test_rotate_replaces_the_key(repo, env, proxy, database_url):
@@ -276,7 +288,7 @@ def test_killed_while_rekeying_converges(repo, env, proxy, database_url, point):
     add_and_apply(repo, env)
     sid = open_session_id(database_url)
     with proxy.client() as client:
-        client.delete_keys(aliases=[KEY_ALIAS_PREFIX + sid])
+        client.delete_keys(aliases=[alias(database_url, sid)])
     assert cli(repo, env, "apply", "--auto-approve", failpoint=point).returncode == -9
     assert "1 drift repair" in cli(repo, env, "plan").stdout
     assert_converged(repo, env, proxy, database_url)

@@ -65,7 +65,9 @@ def apply(
         return True
 
     def progress(action: Action) -> None:
-        console.print(f"  [green]done[/green] {action.symbol:>3} {escape(action.name)}")
+        console.print(
+            f"  [green]done[/green] {action.symbol:>3} {action.kind} {escape(action.name)}"
+        )
 
     outcome = run_apply(
         ApplyRequest(

@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from benchctl.cli.options import Root
-from benchctl.errors import UsageError
+from benchctl.errors import BenchctlError, UsageError
 from benchctl.reconcile.engine import make_plan
 from benchctl.render.plan import to_json, to_markdown, to_text
 from benchctl.settings import Settings
@@ -55,9 +55,14 @@ def plan(
 
       benchctl plan --markdown > comment.md     # for a pull request
     """
-    if as_json and markdown:
-        raise UsageError("choose one of --json and --markdown.")
-    result = make_plan(Settings.from_env(root))
+    try:
+        if as_json and markdown:
+            raise UsageError("choose one of --json and --markdown.")
+        result = make_plan(Settings.from_env(root))
+    except UsageError as exc:
+        if detailed_exitcode:  # 2 means "changes present" here; errors must not look like it
+            raise BenchctlError(str(exc)) from None
+        raise
     if out is not None:
         out.write_text(to_json(result), encoding="utf-8")
     if as_json:

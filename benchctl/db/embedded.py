@@ -1,7 +1,7 @@
 """The embedded default: a real PostgreSQL from the ``pgserver`` package under ``.benchctl/``.
 
 The server outlives the command that started it (``cleanup_mode=None``) so the next command
-reuses it in milliseconds; ``benchctl down`` stops it.
+reuses it in milliseconds.
 """
 
 from __future__ import annotations

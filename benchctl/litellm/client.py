@@ -331,13 +331,13 @@ class LiteLLMClient:
         except httpx.TimeoutException:
             raise ProxyUnavailable(
                 f"the LiteLLM proxy at {self.base_url} did not answer {method} {path} within"
-                f" {self._timeout:g}s: check that it is up (`benchctl up`) and not overloaded,"
+                f" {self._timeout:g}s: check that it is up and not overloaded,"
                 " or set BENCHCTL_PROXY_URL to the right proxy"
             ) from None
         except httpx.TransportError as exc:
             raise ProxyUnavailable(
                 f"no LiteLLM proxy answers at {self.base_url} ({type(exc).__name__}):"
-                " start it with `benchctl up` or set BENCHCTL_PROXY_URL"
+                " start it, or set BENCHCTL_PROXY_URL"
             ) from None
 
 

@@ -13,7 +13,7 @@ from typing import Any
 from benchctl.db.connection import Connection
 from benchctl.db.queries import query
 from benchctl.litellm.client import KeyInfo, LiteLLMClient
-from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
+from benchctl.reconcile.desired import alias_prefix
 
 # Session states a killed apply leaves behind, and the open state: all have (or may have) a key.
 LIVE = frozenset({"opening", "open", "finalizing", "aborting"})
@@ -91,12 +91,9 @@ def read_keys(state: ActualState, client: LiteLLMClient) -> None:
     live = [s.key_alias for s in state.sessions.values() if s.live]
     found = client.keys_info(aliases=live)
     state.keys = {k.key_alias: k for k in found if k.key_alias}
-    if client.count_keys(alias_prefix=KEY_ALIAS_PREFIX) > len(state.keys):
+    prefix = alias_prefix(state.lineage)
+    if client.count_keys(alias_prefix=prefix) > len(state.keys):
         state.orphan_keys = sorted(
-            (
-                k
-                for k in client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
-                if k.key_alias not in state.keys
-            ),
+            (k for k in client.list_keys(alias_prefix=prefix) if k.key_alias not in state.keys),
             key=lambda k: (k.key_alias or "", k.token or ""),
         )

@@ -67,14 +67,23 @@ class Applier:
     on_action: Callable[[Action], None] = lambda action: None
     result: ApplyResult = field(default_factory=ApplyResult)
 
-    def run(self, operation: str = "apply") -> ApplyResult:
-        needs_proxy = [a for a in self.plan.actions if a.action not in OBJECT_ACTIONS]
+    @property
+    def _needs_proxy(self) -> list[Action]:
+        return [a for a in self.plan.actions if a.action not in OBJECT_ACTIONS]
+
+    def check(self) -> None:
+        """Refuse, before anything changes, a plan this apply cannot carry out."""
+        needs_proxy = self._needs_proxy
         if needs_proxy and (self.client is None or self.settings.proxy_url is None):
             raise PlanError(
                 f"{len(needs_proxy)} session or key action(s) need the LiteLLM proxy, and none"
-                " is configured: set BENCHCTL_PROXY_URL and BENCHCTL_PROXY_MASTER_KEY (or run"
-                " `benchctl up`). Nothing was applied."
+                " is configured: set BENCHCTL_PROXY_URL and BENCHCTL_PROXY_MASTER_KEY."
+                " Nothing was applied."
             )
+
+    def run(self, operation: str = "apply") -> ApplyResult:
+        self.check()
+        needs_proxy = self._needs_proxy
         log_id = self._log_start(operation)
         failpoints.reached("apply.started")
         try:
@@ -98,6 +107,7 @@ class Applier:
         with self.conn.transaction():
             # Any plan saved before this apply is stale from here on, even if this one fails.
             self.conn.execute(query("state.bump_serial"))
+            self.conn.execute(query("state.log_interrupted"))
             row = self.conn.execute(
                 query("state.log_start"),
                 {

@@ -28,7 +28,7 @@ VERSIONED: frozenset[str] = frozenset({"Variant", "TaskCard"})
 TASK_CARD_COMPARABLE = ("repository", "instructions", "acceptance_criteria", "timebox")
 
 SESSION_NAMESPACE = uuid.UUID("6c1f3f0e-7a44-5b8e-9f51-0d3c2b8a9e11")
-KEY_ALIAS_PREFIX = "benchctl-session-"
+KEY_ALIAS_PREFIX = "benchctl-"
 
 
 def canonical_json(value: Any) -> str:
@@ -102,8 +102,14 @@ def session_id(experiment: str, variant: str, task_card: str, replicate: int) ->
     return str(uuid.uuid5(SESSION_NAMESPACE, f"{experiment}\0{variant}\0{task_card}\0{replicate}"))
 
 
-def key_alias(session: str) -> str:
-    return f"{KEY_ALIAS_PREFIX}{session}"
+def alias_prefix(lineage: str) -> str:
+    """Key aliases of one benchmark database: databases sharing a proxy never touch each
+    other's keys (each sees only its own prefix, so another's keys are not its orphans)."""
+    return f"{KEY_ALIAS_PREFIX}{lineage[:8]}-"
+
+
+def key_alias(session: str, lineage: str) -> str:
+    return f"{alias_prefix(lineage)}{session}"
 
 
 def _comparable(kind: str, name: str, repo: Repository) -> dict[str, Any]:

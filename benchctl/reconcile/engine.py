@@ -13,7 +13,7 @@ from pydantic import ValidationError
 from benchctl.db.connection import Connection, connect
 from benchctl.errors import ManifestError, ProxyError, StalePlanError, UsageError
 from benchctl.litellm.client import LiteLLMClient
-from benchctl.manifests.loader import load_repository
+from benchctl.manifests.loader import discover, load_repository
 from benchctl.reconcile.actual import read_database, read_keys
 from benchctl.reconcile.apply import Applier, ApplyResult
 from benchctl.reconcile.desired import DesiredState, desired_state
@@ -24,6 +24,12 @@ from benchctl.settings import Settings
 
 
 def load_desired(root: Path) -> DesiredState:
+    if not discover(root):
+        # An empty or wrong --root would otherwise plan to retire everything.
+        raise UsageError(
+            f"no manifests found under {root}: run benchctl from the repository root or pass"
+            " --root."
+        )
     result = load_repository(root)
     if not result.ok:
         raise ManifestError(result.errors)
@@ -67,6 +73,8 @@ def read_saved_plan(path: Path) -> Plan:
     try:
         payload = json.loads(text)
         # Derived fields the JSON rendering adds for readers; recomputed, not trusted.
+        if payload.get("format_version") != FORMAT_VERSION:
+            raise ValueError(f"format_version {payload.get('format_version')!r} is not supported")
         fingerprint = payload.pop("fingerprint", None)
         payload.get("summary", {}).pop("line", None)
         plan = Plan.model_validate(payload)
@@ -79,7 +87,7 @@ def read_saved_plan(path: Path) -> Plan:
     if fingerprint != plan.fingerprint:
         raise UsageError(
             f"{path} was edited after `benchctl plan` saved it (its fingerprint does not match"
-            " its actions); save a new plan instead of editing one."
+            " its content); save a new plan instead of editing one."
         )
     return plan
 
@@ -113,9 +121,13 @@ def apply(request: ApplyRequest) -> ApplyOutcome:
         plan = _plan(conn, client, desired)
         if saved is not None:
             _check_current(saved, plan)
-        elif not plan.summary.changes or not request.confirm(plan):
+        applier = Applier(conn, client, settings, plan, on_action=request.on_action)
+        if not plan.summary.changes:
             return ApplyOutcome(plan, applied=False, result=None)
-        result = Applier(conn, client, settings, plan, on_action=request.on_action).run()
+        applier.check()  # before asking: a plan that cannot run is not worth a "yes"
+        if saved is None and not request.confirm(plan):
+            return ApplyOutcome(plan, applied=False, result=None)
+        result = applier.run()
         return ApplyOutcome(plan, applied=True, result=result)
 
 

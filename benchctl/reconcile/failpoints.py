@@ -26,6 +26,9 @@ POINTS = (
     "rekey.key_created",
     "rekey.env_written",
     "rekey.recorded",
+    "rotate.key_created",
+    "rotate.env_written",
+    "rotate.recorded",
 )
 
 

@@ -110,11 +110,13 @@ class Plan(BaseModel):
 
     @property
     def fingerprint(self) -> str:
-        """Identifies what the plan would do from which state; a saved plan must still match."""
+        """Identifies what the plan would do, from which state, with which manifests: editing
+        a saved plan file (its actions or its manifests) changes it."""
         return digest(
             {
                 "lineage": self.lineage,
                 "serial": self.serial,
+                "desired": self.desired.model_dump(mode="json"),
                 "actions": [a.model_dump(mode="json") for a in self.actions],
             }
         )
@@ -182,7 +184,9 @@ def _objects(desired: DesiredState, actual: ActualState) -> list[Action]:
                 )
             )
             continue
-        if have.content_hash == obj.content_hash:
+        # A variant's comparability also hangs on its provider and harness profile, which its
+        # own document does not contain: compare both.
+        if have.content_hash == obj.content_hash and have.comparable == obj.comparable:
             continue
         changed = _differing(obj.comparable, have.comparable)
         fields = _differing(flatten(obj.document, ""), flatten(have.document, ""))
@@ -207,11 +211,12 @@ def _objects(desired: DesiredState, actual: ActualState) -> list[Action]:
                 )
             )
         else:
-            reason = (
-                "no sessions yet, so even comparability fields change in place"
-                if changed
-                else "cosmetic fields only (description, labels, title...)"
-            )
+            if obj.kind not in VERSIONED:
+                reason = "updated in place (only variants and task cards are versioned)"
+            elif changed:
+                reason = "no sessions yet, so even comparability fields change in place"
+            else:
+                reason = "cosmetic fields only (description, labels, title...)"
             actions.append(
                 Action(
                     action="update",
@@ -243,7 +248,9 @@ def _differing(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
     )
 
 
-def _open(entry: DesiredSession, versions: dict[tuple[str, str], int], resume: bool) -> Action:
+def _open(
+    entry: DesiredSession, versions: dict[tuple[str, str], int], lineage: str, resume: bool
+) -> Action:
     return Action(
         action="open",
         kind="Session",
@@ -252,14 +259,16 @@ def _open(entry: DesiredSession, versions: dict[tuple[str, str], int], resume: b
         if resume
         else "new session entry",
         session_id=entry.id,
-        key_alias=key_alias(entry.id),
+        key_alias=key_alias(entry.id, lineage),
         variant_version=versions[("Variant", entry.variant)],
         task_card_version=versions[("TaskCard", entry.task_card)],
         resume=resume,
     )
 
 
-def _for(entry: DesiredSession, action: ActionType, reason: str, **extra: object) -> Action:
+def _for(
+    entry: DesiredSession, lineage: str, action: ActionType, reason: str, **extra: object
+) -> Action:
     return Action.model_validate(
         {
             "action": action,
@@ -267,18 +276,21 @@ def _for(entry: DesiredSession, action: ActionType, reason: str, **extra: object
             "name": entry.label,
             "reason": reason,
             "session_id": entry.id,
-            "key_alias": key_alias(entry.id),
+            "key_alias": key_alias(entry.id, lineage),
             **extra,
         }
     )
 
 
 def _session_action(
-    entry: DesiredSession, have: ActualSession | None, versions: dict[tuple[str, str], int]
+    entry: DesiredSession,
+    have: ActualSession | None,
+    versions: dict[tuple[str, str], int],
+    lineage: str,
 ) -> Action | None:
     if have is None:
         if entry.status == "open":
-            return _open(entry, versions, resume=False)
+            return _open(entry, versions, lineage, resume=False)
         if entry.status == "finalized":
             raise PlanError(
                 f"session {entry.label} is marked finalized but was never opened; set its status"
@@ -287,11 +299,11 @@ def _session_action(
         return None  # aborted before it ever opened: nothing to do or record
     # An apply stopped half-way: finish what it started, whatever the entry says now.
     if have.status == "opening" and entry.status == "open":
-        return _open(entry, versions, resume=True)
+        return _open(entry, versions, lineage, resume=True)
     if have.status == "finalizing":
-        return _for(entry, "finalize", f"resuming: outcome {have.outcome}", resume=True)
+        return _for(entry, lineage, "finalize", f"resuming: outcome {have.outcome}", resume=True)
     if have.status == "aborting":
-        return _for(entry, "abort", "resuming an interrupted abort", resume=True)
+        return _for(entry, lineage, "abort", "resuming an interrupted abort", resume=True)
     if have.status in ("finalized", "aborted"):
         if entry.status != have.status:
             raise PlanError(
@@ -301,16 +313,18 @@ def _session_action(
             )
         changed = [f for f in ("outcome", "notes") if getattr(entry, f) != getattr(have, f)]
         if changed:
-            return _for(entry, "update_session", "edited after the session ended", changes=changed)
+            return _for(
+                entry, lineage, "update_session", "edited after the session ended", changes=changed
+            )
         return None
     if entry.status == "finalized":
-        return _for(entry, "finalize", f"outcome {entry.outcome}")
+        return _for(entry, lineage, "finalize", f"outcome {entry.outcome}")
     if entry.status == "aborted":
-        return _for(entry, "abort", "entry marked aborted")
+        return _for(entry, lineage, "abort", "entry marked aborted")
     if have.status == "opening":  # the entry no longer wants it open: undo the half-open
-        return _for(entry, "abort", "an interrupted open is no longer wanted")
+        return _for(entry, lineage, "abort", "an interrupted open is no longer wanted")
     if entry.notes != have.notes:
-        return _for(entry, "update_session", "notes edited", changes=["notes"])
+        return _for(entry, lineage, "update_session", "notes edited", changes=["notes"])
     return None
 
 
@@ -321,7 +335,7 @@ def _sessions(
     wanted = set()
     for entry in desired.sessions:
         wanted.add(entry.id)
-        action = _session_action(entry, actual.sessions.get(entry.id), versions)
+        action = _session_action(entry, actual.sessions.get(entry.id), versions, actual.lineage)
         if action:
             actions.append(action)
     for session in actual.sessions.values():

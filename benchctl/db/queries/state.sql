@@ -64,6 +64,12 @@ WHERE name = %(name)s AND version = %(version)s AND retired_at IS NULL
 -- name: state.object_document
 SELECT spec FROM {table} WHERE name = %(name)s AND version = %(version)s
 
+-- name: state.log_interrupted
+-- Under the state lock, a row still 'running' belongs to an apply that was killed.
+UPDATE apply_log SET status = 'failed', finished_at = now(),
+    error = 'interrupted: the process ended before it finished; this apply resumed its work'
+WHERE status = 'running'
+
 -- name: state.log_start
 INSERT INTO apply_log (operation, operator, manifest_commit, plan_fingerprint, status, summary)
 VALUES (%(operation)s, %(operator)s, %(manifest_commit)s, %(fingerprint)s, 'running', %(summary)s)

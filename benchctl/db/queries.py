@@ -34,7 +34,3 @@ def query(name: str) -> sql.SQL:
     """The query called ``name``; a KeyError means a typo in the code, not a user error."""
     # The text comes from files shipped in the package, never from input.
     return sql.SQL(_all()[name])
-
-
-def names() -> list[str]:
-    return sorted(_all())

@@ -33,5 +33,7 @@ POINTS = (
 
 
 def reached(point: str) -> None:
+    if point not in POINTS:  # a typo would silently never fire; docs list POINTS
+        raise ValueError(f"unknown failpoint {point!r}")
     if os.environ.get("BENCHCTL_FAILPOINT") == point:
         os.kill(os.getpid(), signal.SIGKILL)

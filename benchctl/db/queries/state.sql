@@ -61,9 +61,6 @@ WHERE name = %(name)s AND version = %(version)s
 UPDATE {table} SET retired_at = now(), updated_at = now()
 WHERE name = %(name)s AND version = %(version)s AND retired_at IS NULL
 
--- name: state.object_document
-SELECT spec FROM {table} WHERE name = %(name)s AND version = %(version)s
-
 -- name: state.log_interrupted
 -- Under the state lock, a row still 'running' belongs to an apply that was killed.
 UPDATE apply_log SET status = 'failed', finished_at = now(),

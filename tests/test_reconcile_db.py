@@ -13,20 +13,11 @@ from benchctl.db.connection import connect
 from benchctl.reconcile.lock import current_holder, state_lock
 from benchctl.settings import Settings
 
-from minirepo import write_minirepo
+from minirepo import FILES, write_minirepo
 
-COSMETIC = """\
-apiVersion: benchctl/v1
-kind: TaskCard
-metadata: {name: hello, description: polite now}
-spec:
-  title: Say hello
-  repository: {url: "https://example.org/r.git", commit: "abcdef1"}
-  instructions: Print hello.
-  acceptance_criteria: [prints hello]
-  timebox: 10m
-  difficulty: easy
-"""
+COSMETIC = FILES["task_cards/hello.yaml"].replace(
+    "metadata: {name: hello}", "metadata: {name: hello, description: polite now}"
+)
 
 
 @pytest.fixture

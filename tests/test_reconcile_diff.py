@@ -14,7 +14,7 @@ from benchctl.reconcile.desired import DesiredState, desired_state, key_alias, s
 from benchctl.reconcile.plan import diff
 from benchctl.render.plan import summary_line, to_markdown
 
-from minirepo import write_minirepo
+from minirepo import FILES, write_minirepo
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 SESSION = """\
@@ -102,12 +102,9 @@ def test_cosmetic_change_is_in_place_and_names_the_field(tmp_path):
     state = desired(tmp_path)
     changed = desired(
         tmp_path / "b",
-        task_cards__hello=(
-            "apiVersion: benchctl/v1\nkind: TaskCard\nmetadata: {name: hello, description: New}\n"
-            "spec:\n  title: Say hello politely\n  repository: {url: 'https://example.org/r.git',"
-            " commit: abcdef1}\n  instructions: Print hello.\n"
-            "  acceptance_criteria: [prints hello]\n  timebox: 10m\n  difficulty: easy\n"
-        ),
+        task_cards__hello=FILES["task_cards/hello.yaml"]
+        .replace("{name: hello}", "{name: hello, description: New}")
+        .replace("title: Say hello", "title: Say hello politely"),
     )
     plan = diff(changed, applied(state, sessions=3), now=NOW)
     (action,) = plan.actions
@@ -116,16 +113,7 @@ def test_cosmetic_change_is_in_place_and_names_the_field(tmp_path):
     assert action.forced_by == []
 
 
-VARIANT_SLOW = """\
-apiVersion: benchctl/v1
-kind: Variant
-metadata: {name: fast}
-spec:
-  provider: sim
-  model: sim-fast
-  harness_profile: script
-  request: {temperature: 0.5}
-"""
+VARIANT_SLOW = FILES["variants/fast.yaml"] + "  request: {temperature: 0.5}\n"
 
 
 def test_comparability_change_with_sessions_replaces_with_a_new_version(tmp_path):

@@ -13,7 +13,7 @@ from typing import Any
 from benchctl.db.connection import Connection
 from benchctl.db.queries import query
 from benchctl.litellm.client import KeyInfo, LiteLLMClient
-from benchctl.reconcile.desired import alias_prefix
+from benchctl.reconcile.desired import alias_prefix, session_label
 
 # Session states a killed apply leaves behind, and the open state: all have (or may have) a key.
 LIVE = frozenset({"opening", "open", "finalizing", "aborting"})
@@ -57,7 +57,7 @@ class ActualSession:
 
     @property
     def label(self) -> str:
-        return f"{self.experiment}/{self.variant}/{self.task_card}#{self.replicate}"
+        return session_label(self.experiment, self.variant, self.task_card, self.replicate)
 
 
 @dataclass

@@ -242,13 +242,17 @@ class Applier:
         # lost: replace it. Deleting by alias is a no-op when there is none.
         self.client.delete_keys(aliases=[alias])
         failpoints.reached("open.old_key_deleted")
-        self._issue_key(action, entry, manifests, "open")
+        self._issue_key(action, entry, manifests, policy, "open")
 
     def _issue_key(
-        self, action: Action, entry: DesiredSession, manifests: SessionManifests, step: str
+        self,
+        action: Action,
+        entry: DesiredSession,
+        manifests: SessionManifests,
+        policy: SessionPolicy,
+        step: str,
     ) -> None:
         assert self.client is not None
-        policy = self._policy(entry)
         request = KeyRequest(
             session=SessionInfo(
                 entry.id, action.key_alias or "", entry.experiment, entry.replicate
@@ -293,4 +297,4 @@ class Applier:
         failpoints.reached("rekey.forgotten")
         self.client.delete_keys(aliases=[action.key_alias or ""])
         failpoints.reached("rekey.old_key_deleted")
-        self._issue_key(action, entry, self._manifests(entry), "rekey")
+        self._issue_key(action, entry, self._manifests(entry), self._policy(entry), "rekey")

@@ -80,7 +80,7 @@ class DesiredSession(Snapshot):
 
     @property
     def label(self) -> str:
-        return f"{self.experiment}/{self.variant}/{self.task_card}#{self.replicate}"
+        return session_label(self.experiment, self.variant, self.task_card, self.replicate)
 
 
 class DesiredState(Snapshot):
@@ -95,6 +95,11 @@ class DesiredState(Snapshot):
             if obj.kind == kind and obj.name == name:
                 return obj
         raise KeyError((kind, name))
+
+
+def session_label(experiment: str, variant: str, task_card: str, replicate: int) -> str:
+    """How plans and messages name a session: ``experiment/variant/task_card#replicate``."""
+    return f"{experiment}/{variant}/{task_card}#{replicate}"
 
 
 def session_id(experiment: str, variant: str, task_card: str, replicate: int) -> str:

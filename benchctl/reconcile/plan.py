@@ -251,15 +251,16 @@ def _differing(new: dict[str, Any], old: dict[str, Any]) -> list[str]:
 def _open(
     entry: DesiredSession, versions: dict[tuple[str, str], int], lineage: str, resume: bool
 ) -> Action:
-    return Action(
-        action="open",
-        kind="Session",
-        name=entry.label,
-        reason="resuming an apply that stopped before the key was recorded"
+    reason = (
+        "resuming an apply that stopped before the key was recorded"
         if resume
-        else "new session entry",
-        session_id=entry.id,
-        key_alias=key_alias(entry.id, lineage),
+        else "new session entry"
+    )
+    return _for(
+        entry,
+        lineage,
+        "open",
+        reason,
         variant_version=versions[("Variant", entry.variant)],
         task_card_version=versions[("TaskCard", entry.task_card)],
         resume=resume,

@@ -28,7 +28,7 @@ def list_sessions(
     settings: Settings, *, experiment: str | None, status: str | None
 ) -> list[dict[str, Any]]:
     with connect(settings, upgrade=False) as conn:
-        params = {"experiment": experiment, "status": status}
+        params = {"experiment": experiment, "status": status, "prefix": None}
         return conn.execute(query("sessions.list"), params).fetchall()
 
 
@@ -36,7 +36,8 @@ def find(conn: Connection, prefix: str) -> dict[str, Any]:
     """The session whose id starts with ``prefix`` (at least 4 characters, like git)."""
     if len(prefix) < MIN_PREFIX:
         raise UsageError(f"session id {prefix!r} is too short; give at least {MIN_PREFIX} chars.")
-    rows = conn.execute(query("sessions.find"), {"prefix": prefix.lower()}).fetchall()
+    params = {"experiment": None, "status": None, "prefix": prefix.lower()}
+    rows = conn.execute(query("sessions.list"), params).fetchall()
     if not rows:
         raise UsageError(f"no session id starts with {prefix!r}; see `benchctl session list`.")
     if len(rows) > 1:

@@ -27,6 +27,8 @@ UPDATE sessions SET outcome = %(outcome)s, notes = %(notes)s, updated_at = now()
 WHERE id = %(id)s
 
 -- name: sessions.list
+-- Filters are optional; `prefix` matches an id or its first characters, as git resolves short
+-- commit ids.
 SELECT id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
     harness_profile, replicate, status, outcome, notes, key_alias, key_hash, key_expires_at,
     budget_usd, ttl_seconds, manifest_commit, manifest_dirty, repo_path, operator, created_at,
@@ -34,15 +36,8 @@ SELECT id::text AS id, experiment, variant, variant_version, task_card, task_car
 FROM sessions
 WHERE (%(experiment)s::text IS NULL OR experiment = %(experiment)s)
     AND (%(status)s::text IS NULL OR status = %(status)s)
+    AND (%(prefix)s::text IS NULL OR id::text LIKE %(prefix)s || '%%')
 ORDER BY experiment, variant, task_card, replicate
-
--- name: sessions.find
--- By full id or unique prefix, as git resolves short commit ids.
-SELECT id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
-    harness_profile, replicate, status, outcome, notes, key_alias, key_hash, key_expires_at,
-    budget_usd, ttl_seconds, manifest_commit, manifest_dirty, repo_path, operator, created_at,
-    opened_at, ended_at
-FROM sessions WHERE id::text LIKE %(prefix)s || '%%' ORDER BY id LIMIT 2
 
 -- name: sessions.documents
 -- The manifests a session was opened with, to render its env snippet again.

@@ -19,6 +19,9 @@ class Settings:
     database_url: str | None
     proxy_url: str | None
     proxy_master_key: str | None = None
+    # LiteLLM's own database: the collector's fast path around the spend-logs API's limits.
+    litellm_database_url: str | None = None
+    prometheus_url: str | None = None
 
     @property
     def state_dir(self) -> Path:
@@ -40,4 +43,6 @@ class Settings:
                 or os.environ.get("LITELLM_MASTER_KEY")
                 or None
             ),
+            litellm_database_url=os.environ.get("BENCHCTL_LITELLM_DATABASE_URL") or None,
+            prometheus_url=(os.environ.get("BENCHCTL_PROMETHEUS_URL") or "").rstrip("/") or None,
         )

@@ -1,0 +1,159 @@
+-- Rollups: the figures reports and dashboards read, computed in SQL from requests and sessions.
+-- Deterministic: percentile_cont over a defined ORDER BY, sums of exact integers, and ratios of
+-- those; no now(). Latency and tokens/s are over successful calls (an error's latency measures
+-- the failure, not the model); TTFT only over calls whose TTFT was measured.
+
+CREATE VIEW session_rollups AS
+SELECT
+    s.id AS session_id,
+    s.experiment,
+    s.variant,
+    s.variant_version,
+    s.task_card,
+    s.task_card_version,
+    s.harness_profile,
+    s.replicate,
+    s.status,
+    s.outcome,
+    s.opened_at,
+    s.ended_at,
+    extract(epoch FROM s.ended_at - s.opened_at)::double precision AS duration_s,
+    count(r.request_id) AS requests,
+    count(r.request_id) FILTER (WHERE r.status = 'failure') AS errors,
+    coalesce(
+        (count(r.request_id) FILTER (WHERE r.status = 'failure'))::double precision
+        / nullif(count(r.request_id), 0), 0) AS error_rate,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.latency_ms)
+        FILTER (WHERE r.status = 'success') AS latency_p50_ms,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms)
+        FILTER (WHERE r.status = 'success') AS latency_p95_ms,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.ttft_ms)
+        FILTER (WHERE r.status = 'success' AND r.ttft_quality = 'measured') AS ttft_p50_ms,
+    count(r.request_id) FILTER (WHERE r.status = 'success' AND r.ttft_quality = 'measured')
+        AS ttft_measured,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.output_tokens_per_s)
+        FILTER (WHERE r.status = 'success') AS tokens_per_s_p50,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.proxy_overhead_ms) AS overhead_p50_ms,
+    coalesce(sum(r.prompt_tokens), 0) AS prompt_tokens,
+    coalesce(sum(r.completion_tokens), 0) AS completion_tokens,
+    coalesce(sum(r.cached_read_tokens), 0) AS cached_read_tokens,
+    coalesce(sum(r.cache_write_tokens), 0) AS cache_write_tokens,
+    coalesce(sum(r.reasoning_tokens), 0) AS reasoning_tokens,
+    coalesce(sum(r.cached_read_tokens)::double precision / nullif(sum(r.prompt_tokens), 0), 0)
+        AS cache_hit_ratio,
+    coalesce(sum(r.cost_usd), 0) AS cost_usd,
+    coalesce(sum(r.litellm_spend_usd), 0) AS litellm_spend_usd,
+    min(r.started_at) AS first_request_at,
+    max(r.ended_at) AS last_request_at
+FROM sessions s
+LEFT JOIN requests r ON r.session_id = s.id
+GROUP BY s.id;
+
+-- Request-level figures at three levels in one pass: GROUPING SETS keeps one definition of
+-- every aggregate; coarser levels have NULL in the columns they do not group by.
+CREATE VIEW request_rollups AS
+SELECT
+    CASE grouping(r.variant, r.variant_version, r.task_card)
+        WHEN 0 THEN 'variant_task' WHEN 1 THEN 'variant' ELSE 'experiment'
+    END AS level,
+    r.experiment,
+    r.variant,
+    r.variant_version,
+    r.task_card,
+    count(*) AS requests,
+    count(*) FILTER (WHERE r.status = 'failure') AS errors,
+    (count(*) FILTER (WHERE r.status = 'failure'))::double precision / count(*) AS error_rate,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.latency_ms)
+        FILTER (WHERE r.status = 'success') AS latency_p50_ms,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY r.latency_ms)
+        FILTER (WHERE r.status = 'success') AS latency_p90_ms,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY r.latency_ms)
+        FILTER (WHERE r.status = 'success') AS latency_p95_ms,
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY r.latency_ms)
+        FILTER (WHERE r.status = 'success') AS latency_p99_ms,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.ttft_ms)
+        FILTER (WHERE r.status = 'success' AND r.ttft_quality = 'measured') AS ttft_p50_ms,
+    percentile_cont(0.9) WITHIN GROUP (ORDER BY r.ttft_ms)
+        FILTER (WHERE r.status = 'success' AND r.ttft_quality = 'measured') AS ttft_p90_ms,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY r.ttft_ms)
+        FILTER (WHERE r.status = 'success' AND r.ttft_quality = 'measured') AS ttft_p95_ms,
+    percentile_cont(0.99) WITHIN GROUP (ORDER BY r.ttft_ms)
+        FILTER (WHERE r.status = 'success' AND r.ttft_quality = 'measured') AS ttft_p99_ms,
+    count(*) FILTER (WHERE r.status = 'success' AND r.ttft_quality = 'measured') AS ttft_measured,
+    count(*) FILTER (WHERE r.status = 'success') AS successes,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.output_tokens_per_s)
+        FILTER (WHERE r.status = 'success') AS tokens_per_s_p50,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY r.proxy_overhead_ms) AS overhead_p50_ms,
+    percentile_cont(0.95) WITHIN GROUP (ORDER BY r.proxy_overhead_ms) AS overhead_p95_ms,
+    sum(r.prompt_tokens) AS prompt_tokens,
+    sum(r.completion_tokens) AS completion_tokens,
+    sum(r.cached_read_tokens) AS cached_read_tokens,
+    sum(r.cache_write_tokens) AS cache_write_tokens,
+    sum(r.reasoning_tokens) AS reasoning_tokens,
+    coalesce(sum(r.cached_read_tokens)::double precision / nullif(sum(r.prompt_tokens), 0), 0)
+        AS cache_hit_ratio,
+    coalesce(sum(r.cost_usd), 0) AS cost_usd,
+    coalesce(sum(r.litellm_spend_usd), 0) AS litellm_spend_usd
+FROM requests r
+GROUP BY GROUPING SETS (
+    (r.experiment, r.variant, r.variant_version, r.task_card),
+    (r.experiment, r.variant, r.variant_version),
+    (r.experiment)
+);
+
+-- Session outcomes at the same three levels: success rate and cost per successful task.
+CREATE VIEW outcome_rollups AS
+SELECT
+    CASE grouping(s.variant, s.variant_version, s.task_card)
+        WHEN 0 THEN 'variant_task' WHEN 1 THEN 'variant' ELSE 'experiment'
+    END AS level,
+    s.experiment,
+    s.variant,
+    s.variant_version,
+    s.task_card,
+    count(*) AS sessions,
+    count(*) FILTER (WHERE s.outcome IS NOT NULL) AS sessions_with_outcome,
+    count(*) FILTER (WHERE s.outcome = 'success') AS sessions_succeeded,
+    (count(*) FILTER (WHERE s.outcome = 'success'))::double precision
+        / nullif(count(*) FILTER (WHERE s.outcome IS NOT NULL), 0) AS success_rate,
+    percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_s) AS session_duration_p50_s,
+    sum(s.cost_usd) / nullif(count(*) FILTER (WHERE s.outcome = 'success'), 0)
+        AS cost_per_success_usd
+FROM session_rollups s
+WHERE s.status <> 'aborted'
+GROUP BY GROUPING SETS (
+    (s.experiment, s.variant, s.variant_version, s.task_card),
+    (s.experiment, s.variant, s.variant_version),
+    (s.experiment)
+);
+
+CREATE VIEW rollups AS
+SELECT
+    coalesce(o.level, q.level) AS level,
+    coalesce(o.experiment, q.experiment) AS experiment,
+    coalesce(o.variant, q.variant) AS variant,
+    coalesce(o.variant_version, q.variant_version) AS variant_version,
+    coalesce(o.task_card, q.task_card) AS task_card,
+    coalesce(o.sessions, 0) AS sessions,
+    coalesce(o.sessions_with_outcome, 0) AS sessions_with_outcome,
+    coalesce(o.sessions_succeeded, 0) AS sessions_succeeded,
+    o.success_rate,
+    o.session_duration_p50_s,
+    o.cost_per_success_usd,
+    coalesce(q.requests, 0) AS requests,
+    coalesce(q.errors, 0) AS errors,
+    q.error_rate,
+    q.successes,
+    q.latency_p50_ms, q.latency_p90_ms, q.latency_p95_ms, q.latency_p99_ms,
+    q.ttft_p50_ms, q.ttft_p90_ms, q.ttft_p95_ms, q.ttft_p99_ms, q.ttft_measured,
+    q.tokens_per_s_p50,
+    q.overhead_p50_ms, q.overhead_p95_ms,
+    q.prompt_tokens, q.completion_tokens, q.cached_read_tokens, q.cache_write_tokens,
+    q.reasoning_tokens, q.cache_hit_ratio, q.cost_usd, q.litellm_spend_usd
+FROM outcome_rollups o
+FULL JOIN request_rollups q
+    ON q.level = o.level
+    AND q.experiment = o.experiment
+    AND q.variant IS NOT DISTINCT FROM o.variant
+    AND q.variant_version IS NOT DISTINCT FROM o.variant_version
+    AND q.task_card IS NOT DISTINCT FROM o.task_card;

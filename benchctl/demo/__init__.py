@@ -1,0 +1,1 @@
+"""`benchctl demo`: the whole loop on the simulated providers, offline."""

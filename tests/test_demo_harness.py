@@ -1,0 +1,108 @@
+"""The demo's scripted harness, through the real proxy with real session keys and both SDKs."""
+
+from __future__ import annotations
+
+import shutil
+import time
+
+import psycopg
+import pytest
+
+from benchctl.db import migrate
+from benchctl.demo.harness import SessionRun, read_env_file, run_session
+from benchctl.litellm.client import hash_key
+from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
+
+from conftest import REPO_ROOT
+
+FOLDERS = ("providers", "harness_profiles", "task_cards", "variants", "experiments")
+TASK = "click-progressbar-tests"
+
+
+@pytest.fixture
+def opened(tmp_path, litellm_proxy, database_url, run_cli):
+    """Two open sessions of the demo experiment, one per SDK, with their env files."""
+    root = tmp_path / "repo"
+    for folder in FOLDERS:
+        shutil.copytree(REPO_ROOT / folder, root / folder)
+    with litellm_proxy.client() as client:
+        stale = client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
+        client.delete_keys(aliases=[k.key_alias for k in stale if k.key_alias])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        migrate.upgrade(conn)
+    env = {
+        "BENCHCTL_DATABASE_URL": database_url,
+        "BENCHCTL_PROXY_URL": litellm_proxy.url,
+        "BENCHCTL_PROXY_MASTER_KEY": litellm_proxy.master_key,
+        "BENCHCTL_OPERATOR": "tester@example.org",
+    }
+    for variant in ("sdk-sim-fast", "sdk-anthropic-sim-fast"):
+        added = run_cli("session", "add", "demo", variant, TASK, "--root", str(root), env=env)
+        assert added.exit_code == 0, added.output
+    applied = run_cli("apply", "--auto-approve", "--root", str(root), env=env)
+    assert applied.exit_code == 0, applied.output
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute("SELECT variant, id::text FROM sessions").fetchall()
+    return {variant: root / ".benchctl" / "sessions" / f"{sid}.env" for variant, sid in rows}
+
+
+def spend_rows(litellm_proxy, key_hash: str, expected: int) -> list[tuple]:
+    """The proxy's own log rows of one key, once its batch writer has flushed them."""
+    deadline = time.monotonic() + 30
+    while True:
+        with psycopg.connect(litellm_proxy.database_url) as conn:
+            rows = conn.execute(
+                'SELECT status, model_group FROM "LiteLLM_SpendLogs" WHERE api_key = %s',
+                (key_hash,),
+            ).fetchall()
+        if len(rows) >= expected or time.monotonic() > deadline:
+            return rows
+        time.sleep(0.5)
+
+
+@pytest.mark.parametrize("variant", ["sdk-sim-fast", "sdk-anthropic-sim-fast"])
+def test_harness_works_a_session_from_its_env_file_alone(opened, litellm_proxy, variant):
+    env = read_env_file(opened[variant])
+    base_url = "ANTHROPIC_BASE_URL" if "anthropic" in variant else "OPENAI_BASE_URL"
+    assert env[base_url].startswith(litellm_proxy.url)
+    assert env["BENCHCTL_MODEL"] == variant
+
+    run = run_session({**env, "BENCHCTL_MAX_TURNS": "3"})
+
+    assert run.turns == 3
+    assert run.answered + len(run.failures) == 3
+    key = next(v for k, v in env.items() if k.endswith(("_API_KEY", "_AUTH_TOKEN")))
+    rows = spend_rows(litellm_proxy, hash_key(key), expected=3)
+    # Every turn is exactly one request through the session's own key, to its variant's alias.
+    assert len(rows) == 3
+    assert {model for _, model in rows} == {variant}
+    assert sum(status == "success" for status, _ in rows) == run.answered
+
+
+def test_a_refused_key_is_a_failed_turn_not_a_crash(opened):
+    env = {**read_env_file(opened["sdk-sim-fast"]), "BENCHCTL_MAX_TURNS": "2"}
+    env["OPENAI_API_KEY"] = "sk-not-a-session-key"
+    run = run_session(env)
+    assert run == SessionRun(
+        turns=2, answered=0, failures=("turn 1: AuthenticationError", "turn 2: AuthenticationError")
+    )
+    assert run.outcome == "failure"
+
+
+@pytest.mark.parametrize(
+    ("answered", "outcome"), [(4, "success"), (3, "partial"), (2, "partial"), (1, "failure")]
+)
+def test_outcome_rule(answered, outcome):
+    assert SessionRun(turns=4, answered=answered, failures=()).outcome == outcome
+
+
+def test_env_file_is_read_as_a_shell_would(tmp_path):
+    path = tmp_path / "s.env"
+    path.write_text(
+        "# comment\nexport A='two words'\nexport B=plain\nexport TASK_PROMPT='line one\nline two'\n"
+    )
+    assert read_env_file(path) == {
+        "A": "two words",
+        "B": "plain",
+        "TASK_PROMPT": "line one\nline two",
+    }

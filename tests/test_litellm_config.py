@@ -106,6 +106,8 @@ def test_settings(repository: Repository):
         "metadata.benchctl.variant",
         "metadata.benchctl.task_card",
     ]
+    # Upstream errors reach the harness and the logs as they happened, not retried away.
+    assert config["router_settings"] == {"num_retries": 0}
     config = render_config(repository, batch_write_seconds=30)
     assert config["general_settings"]["proxy_batch_write_at"] == 30
     with pytest.raises(ValueError, match="at least 1 second"):
@@ -125,6 +127,9 @@ def test_every_setting_exists_in_litellm(repository: Repository):
         assert re.search(rf"^{name}\s*:", module, re.M), f"litellm has no setting {name}"
     for name in config["general_settings"]:
         assert f'general_settings.get("{name}"' in proxy_server, f"the proxy ignores {name}"
+    router = (package / "router.py").read_text(encoding="utf-8")
+    for name in config["router_settings"]:
+        assert re.search(rf"^\s+{name}: ", router, re.M), f"the router has no setting {name}"
 
 
 def test_prices_are_per_token(repository: Repository):

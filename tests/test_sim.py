@@ -24,7 +24,7 @@ import pytest
 
 from benchctl.manifests.models import Provider
 from benchctl.sim import Prompt, SimServer, sample
-from benchctl.sim.protocols import TOKENS_PER_EVENT
+from benchctl.sim.protocols import TOKENS_PER_EVENT, tokens_per_event
 
 from conftest import REPO_ROOT
 from minirepo import FILES, write_minirepo
@@ -126,8 +126,8 @@ def sse(response: httpx.Response) -> list[tuple[str | None, str]]:
 PROMPT = "Refactor the parser so that errors carry their line numbers. " * 8
 # A token per 4 characters of the prompt's text ("user" included), rounded up.
 PROMPT_TOKENS = math.ceil((len("user") + len(PROMPT)) / 4)
-# Events carrying the 40 words of a steady answer.
-DELTAS = math.ceil(40 / TOKENS_PER_EVENT)
+# Events carrying the 40 words of a steady answer, at the tests' speed.
+DELTAS = math.ceil(40 / tokens_per_event(SPEED))
 
 
 # --- chat completions ---------------------------------------------------------------------
@@ -439,6 +439,25 @@ def test_speed_changes_timings_not_usage():
     (slow, slow_elapsed), (fast, fast_elapsed) = results
     assert slow == fast
     assert fast_elapsed < slow_elapsed
+
+
+def test_speed_makes_events_bigger_not_more_frequent():
+    """The same answer at any speed; the event count shrinks with speed, so the events per
+    second of wall-clock time stay what real time would give."""
+    body = {"model": "steady", "messages": user(PROMPT), "stream": True}
+    texts, counts = [], []
+    for speed in (1.0, 20.0):
+        with (
+            SimServer(PROVIDER, speed=speed) as s,
+            httpx.Client(base_url=s.url) as c,
+            c.stream("POST", "/chat/completions", json=body) as response,
+        ):
+            chunks = [json.loads(d) for _, d in sse(response) if d != "[DONE]"]
+        deltas = [c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]]
+        texts.append("".join(deltas))
+        counts.append(sum(1 for d in deltas if d))
+    assert texts[0] == texts[1]
+    assert counts == [math.ceil(40 / TOKENS_PER_EVENT), math.ceil(40 / (TOKENS_PER_EVENT * 20))]
 
 
 def read_response(conn: socket.socket) -> bytes:

@@ -106,6 +106,10 @@ def render_config(
             "proxy_batch_write_at": batch_write_seconds,
             "disable_spend_logs": False,
         },
+        # LiteLLM's router retries a failed call twice by default, inside one logged request:
+        # the harness would see neither the upstream's errors nor where its latency went. A
+        # benchmark measures what the provider did; harnesses retry by their own rules.
+        "router_settings": {"num_retries": 0},
     }
 
 

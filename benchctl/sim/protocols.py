@@ -24,6 +24,17 @@ from benchctl.sim.behaviour import Outcome
 # A few tokens per event, as real providers stream, without one write per token.
 TOKENS_PER_EVENT = 3
 
+
+def tokens_per_event(speed: float) -> int:
+    """Tokens per event at ``speed``: a sped-up simulation sends bigger events, not more of them.
+
+    The event rate per stream then stays what real time would give, so a proxy in front does no
+    more work per second than against a real provider, and a fast demo measures the models
+    rather than the proxy's CPU.
+    """
+    return TOKENS_PER_EVENT * max(1, round(speed))
+
+
 ApiErrorKind = Literal["rate_limit", "server_error", "unknown_model", "unknown_path", "bad_request"]
 STATUS: dict[ApiErrorKind, int] = {
     "rate_limit": 429,
@@ -59,7 +70,12 @@ class WireProtocol(ABC):
 
     @abstractmethod
     def stream(
-        self, outcome: Outcome, model: str, created: int, request: Mapping[str, Any]
+        self,
+        outcome: Outcome,
+        model: str,
+        created: int,
+        request: Mapping[str, Any],
+        per_event: int = TOKENS_PER_EVENT,
     ) -> Iterator[Event]:
         """The answer as events, for a request with ``"stream": true``."""
 
@@ -112,7 +128,12 @@ class ChatCompletions(_OpenAI):
         }
 
     def stream(
-        self, outcome: Outcome, model: str, created: int, request: Mapping[str, Any]
+        self,
+        outcome: Outcome,
+        model: str,
+        created: int,
+        request: Mapping[str, Any],
+        per_event: int = TOKENS_PER_EVENT,
     ) -> Iterator[Event]:
         head = {
             "id": f"chatcmpl-{outcome.request_id}",
@@ -126,7 +147,7 @@ class ChatCompletions(_OpenAI):
             return _data({**head, "choices": [choice]})
 
         yield Event(0, chunk({"role": "assistant", "content": ""}))
-        for after, piece in _pieces(outcome):
+        for after, piece in _pieces(outcome, per_event):
             yield Event(after, chunk({"content": piece}))
         done = outcome.output_tokens
         yield Event(done, chunk({}, "stop"))
@@ -151,7 +172,12 @@ class Responses(_OpenAI):
         return self._object(outcome, model, created, done=True)
 
     def stream(
-        self, outcome: Outcome, model: str, created: int, request: Mapping[str, Any]
+        self,
+        outcome: Outcome,
+        model: str,
+        created: int,
+        request: Mapping[str, Any],
+        per_event: int = TOKENS_PER_EVENT,
     ) -> Iterator[Event]:
         item_id = f"msg_{outcome.request_id}"
         place = {"item_id": item_id, "output_index": 0, "content_index": 0}
@@ -171,7 +197,7 @@ class Responses(_OpenAI):
             (0, "response.content_part.added", {**place, "part": {**part, "text": ""}}),
             *(
                 (after, "response.output_text.delta", {**place, "delta": piece, "logprobs": []})
-                for after, piece in _pieces(outcome)
+                for after, piece in _pieces(outcome, per_event)
             ),
             (done, "response.output_text.done", {**place, "text": outcome.text, "logprobs": []}),
             (done, "response.content_part.done", {**place, "part": part}),
@@ -223,7 +249,12 @@ class Messages(WireProtocol):
         }
 
     def stream(
-        self, outcome: Outcome, model: str, created: int, request: Mapping[str, Any]
+        self,
+        outcome: Outcome,
+        model: str,
+        created: int,
+        request: Mapping[str, Any],
+        per_event: int = TOKENS_PER_EVENT,
     ) -> Iterator[Event]:
         start = {
             **self._message(outcome, model),
@@ -246,7 +277,7 @@ class Messages(WireProtocol):
                     "content_block_delta",
                     {"index": 0, "delta": {"type": "text_delta", "text": piece}},
                 )
-                for after, piece in _pieces(outcome)
+                for after, piece in _pieces(outcome, per_event)
             ),
             (done, "content_block_stop", {"index": 0}),
             (
@@ -296,11 +327,11 @@ PROTOCOLS: dict[str, WireProtocol] = {
 }
 
 
-def _pieces(outcome: Outcome) -> Iterator[tuple[int, str]]:
-    """The text in deltas of a few tokens, each with the number of tokens generated before it."""
+def _pieces(outcome: Outcome, per_event: int) -> Iterator[tuple[int, str]]:
+    """The text in deltas of ``per_event`` tokens, each with the number generated before it."""
     words = outcome.text.split(" ")
-    for start in range(0, len(words), TOKENS_PER_EVENT):
-        piece = " ".join(words[start : start + TOKENS_PER_EVENT])
+    for start in range(0, len(words), per_event):
+        piece = " ".join(words[start : start + per_event])
         yield start, piece if start == 0 else f" {piece}"
 
 

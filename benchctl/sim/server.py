@@ -30,7 +30,14 @@ from urllib.parse import urlsplit
 from benchctl.errors import UsageError
 from benchctl.manifests.models.provider import Provider, ProviderModel
 from benchctl.sim.behaviour import Outcome, Prompt, sample
-from benchctl.sim.protocols import PROTOCOLS, ApiError, WireProtocol, encode, openai_error
+from benchctl.sim.protocols import (
+    PROTOCOLS,
+    ApiError,
+    WireProtocol,
+    encode,
+    openai_error,
+    tokens_per_event,
+)
 
 # How often a waiting request looks whether its client hung up or the server is stopping,
 # and how long stop() may wait for the accept loop to notice.
@@ -299,7 +306,8 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("x-request-id", outcome.request_id)
         self.end_headers()
         speed = self.server.sim.speed
-        for event in api.stream(outcome, model, int(time.time()), body):
+        per_event = tokens_per_event(speed)
+        for event in api.stream(outcome, model, int(time.time()), body, per_event):
             due = started + (outcome.ttft_s + event.after_tokens / outcome.tps) / speed
             if not self._pause(due - time.monotonic()):
                 # Leave the chunked body unterminated: the client must see a broken stream.

@@ -1,0 +1,170 @@
+"""The whole loop on one machine, offline: stack up, sessions opened, driven, finalized,
+collected, reported.
+
+Everything runs in a scratch workspace (``.benchctl/demo/``) with its own embedded database and
+stack on free ports, so a user's own state and running stack are never touched, and each run
+starts from nothing: the simulator then answers every session's conversation exactly as last
+time, and the counts, tokens, costs, errors and outcomes in the report come out the same. Only
+the timings are measured, so they vary with the machine by a few milliseconds.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+from benchctl.collect.engine import collect
+from benchctl.db.connection import connect
+from benchctl.db.queries import query
+from benchctl.demo import workspace
+from benchctl.demo.harness import SessionRun, read_env_file, run_session
+from benchctl.errors import BenchctlError
+from benchctl.export.bundle import export_experiment
+from benchctl.manifests.editing import end_session
+from benchctl.manifests.loader import load_repository
+from benchctl.reconcile.engine import ApplyRequest, apply
+from benchctl.reconcile.envfile import env_path
+from benchctl.reconcile.sessions import list_sessions
+from benchctl.report.writer import ReportResult, write_report
+from benchctl.settings import Settings
+from benchctl.stack.control import StackOptions, down, up
+from benchctl.stack.processes import free_port
+from benchctl.stack.state import load_state, master_key
+
+# Simulated time runs this much faster than the manifests' figures: the 24 sessions take about
+# a minute instead of twenty. The report's timings are the proxy's measurements at that speed.
+DEFAULT_SIM_SPEED = 20.0
+# Sessions driven at once. Operators rarely run more in parallel, and more would measure the
+# proxy's CPU rather than the models.
+PARALLEL_SESSIONS = 6
+# LiteLLM writes spend logs in batches (every second here, plus up to 5 s of its own jitter).
+COLLECT_TIMEOUT_S = 90.0
+DATA_DIR = "data"
+
+OnStep = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    root: Path
+    out_dir: Path
+    sim_speed: float = DEFAULT_SIM_SPEED
+    keep_running: bool = False
+
+
+@dataclass(frozen=True)
+class DemoResult:
+    workspace: Path
+    report: ReportResult
+    sessions: int
+    requests_sent: int
+    requests_collected: int
+    outcomes: dict[str, int]
+
+
+def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
+    root = options.root.resolve()
+    space = root / workspace.WORKSPACE
+    if space.exists():
+        on_step("stopping the previous demo's stack")
+        down(_local_settings(space))
+    experiment_file = workspace.prepare(root, space)
+    repository = load_repository(space).repository
+    # Never BENCHCTL_DATABASE_URL or a proxy from the environment: the demo brings its own.
+    settings = Settings(root=space, database_url=None, proxy_url=None)
+    try:
+        on_step("starting the stack: PostgreSQL, simulated provider, LiteLLM proxy")
+        stack_options = StackOptions(
+            proxy_port=free_port(),
+            prometheus_port=free_port(),
+            sim_port=free_port(),
+            sim_speed=options.sim_speed,
+        )
+        up(settings, repository, options=stack_options, progress=lambda e: on_step(e.message))
+        settings = _local_settings(space)
+        on_step("opening the sessions: one scoped key each")
+        _apply(settings)
+        sessions = list_sessions(settings, experiment=workspace.DEMO_EXPERIMENT, status="open")
+        on_step(f"driving {len(sessions)} sessions through the proxy")
+        runs = _drive(settings, sessions)
+        on_step("finalizing the sessions: keys revoked")
+        for session, result in zip(sessions, runs, strict=True):
+            end_session(
+                experiment_file,
+                session["variant"],
+                session["task_card"],
+                session["replicate"],
+                status="finalized",
+                outcome=result.outcome,
+                notes=f"{result.answered} of {result.turns} turns answered",
+            )
+        _apply(settings)
+        sent = sum(r.turns for r in runs)
+        collected = _collect_all(settings, sent, on_step)
+        on_step("writing the report")
+        report = write_report(settings, workspace.DEMO_EXPERIMENT, options.out_dir)
+        with connect(settings, upgrade=False) as conn:
+            export_experiment(conn, workspace.DEMO_EXPERIMENT, report.directory / DATA_DIR, "csv")
+    finally:
+        if not options.keep_running:
+            on_step("stopping the stack")
+            down(settings)
+    outcomes: dict[str, int] = {}
+    for result in runs:
+        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+    return DemoResult(space, report, len(sessions), sent, collected, outcomes)
+
+
+def _local_settings(space: Path) -> Settings:
+    """The workspace stack's database and proxy, whatever the environment names."""
+    state_dir = space / workspace.STATE_DIR
+    parts = load_state(state_dir).parts
+    proxy, prometheus = parts.get("proxy"), parts.get("prometheus")
+    return Settings(
+        root=space,
+        database_url=None,
+        proxy_url=proxy.url if proxy else None,
+        proxy_master_key=master_key(state_dir, create=False) if proxy else None,
+        litellm_database_url=proxy.database_url if proxy else None,
+        prometheus_url=prometheus.url if prometheus else None,
+    )
+
+
+def _apply(settings: Settings) -> None:
+    outcome = apply(
+        ApplyRequest(
+            settings=settings,
+            plan_file=None,
+            lock_timeout=30.0,
+            confirm=lambda plan: True,
+            on_action=lambda action: None,
+        )
+    )
+    if outcome.result is None:
+        raise BenchctlError("the demo's apply changed nothing; its workspace is not fresh.")
+
+
+def _drive(settings: Settings, sessions: list[dict[str, object]]) -> list[SessionRun]:
+    """A few sessions at a time, each reading only its own env file, as separate harnesses would."""
+    envs = [read_env_file(env_path(settings.sessions_dir, str(s["id"]))) for s in sessions]
+    with ThreadPoolExecutor(max_workers=PARALLEL_SESSIONS) as pool:
+        return list(pool.map(run_session, envs))
+
+
+def _collect_all(settings: Settings, sent: int, on_step: OnStep) -> int:
+    """Collect until every request the harnesses made is in, or the proxy's flush is overdue."""
+    deadline = time.monotonic() + COLLECT_TIMEOUT_S
+    while True:
+        summary = collect(settings, experiment=workspace.DEMO_EXPERIMENT)
+        with connect(settings, upgrade=False) as conn:
+            row = conn.execute(
+                query("demo.requests"), {"experiment": workspace.DEMO_EXPERIMENT}
+            ).fetchone()
+        have = int(row["requests"]) if row else 0
+        on_step(f"collected {have} of {sent} requests ({summary.rows_read} spend-log rows read)")
+        if have >= sent or time.monotonic() > deadline:
+            return have
+        time.sleep(1.0)

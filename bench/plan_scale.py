@@ -445,7 +445,7 @@ def instrumented(proxy: FakeProxy) -> Iterator[Callable[[], Meter]]:
         (psycopg.Cursor, "copy", counted(psycopg.Cursor.copy)),
         (psycopg, "connect", connect),
         (engine, "LiteLLMClient", client),
-        (engine, "load_desired", staged("manifests", engine.load_desired)),
+        (engine, "load_manifests", staged("manifests", engine.load_manifests)),
         (engine, "read_database", staged("read_database", engine.read_database)),
         (engine, "read_keys", staged("read_keys", engine.read_keys)),
         (engine, "diff", staged("diff", engine.diff)),

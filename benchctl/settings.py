@@ -1,7 +1,9 @@
 """Where benchctl finds its database, its proxy and its local state: environment first.
 
 Nothing here comes from manifests: manifests are reviewed in pull requests and must not be able
-to point benchctl at another database or proxy, nor carry the proxy's master key.
+to point benchctl at another database or proxy, nor carry the proxy's master key. What the
+environment leaves unset comes from the local stack `benchctl up` started, if any, so that
+commands work after `up` with no exports.
 """
 
 from __future__ import annotations
@@ -34,15 +36,25 @@ class Settings:
 
     @classmethod
     def from_env(cls, root: Path) -> Settings:
+        # Imported here: the stack package builds on Settings.
+        from benchctl.stack.state import load_state, master_key
+
+        local = load_state(root / STATE_DIR).parts
+        proxy = local.get("proxy")
+        prometheus = local.get("prometheus")
+        proxy_url = (os.environ.get("BENCHCTL_PROXY_URL") or "").rstrip("/") or None
+        master = os.environ.get("BENCHCTL_PROXY_MASTER_KEY") or os.environ.get("LITELLM_MASTER_KEY")
+        if proxy is not None and proxy_url is None:
+            proxy_url = proxy.url
+            # The stack's key goes only with the stack's proxy, never to a proxy named by env.
+            master = master or master_key(root / STATE_DIR, create=False)
         return cls(
             root=root,
             database_url=os.environ.get("BENCHCTL_DATABASE_URL") or None,
-            proxy_url=(os.environ.get("BENCHCTL_PROXY_URL") or "").rstrip("/") or None,
-            proxy_master_key=(
-                os.environ.get("BENCHCTL_PROXY_MASTER_KEY")
-                or os.environ.get("LITELLM_MASTER_KEY")
-                or None
-            ),
-            litellm_database_url=os.environ.get("BENCHCTL_LITELLM_DATABASE_URL") or None,
-            prometheus_url=(os.environ.get("BENCHCTL_PROMETHEUS_URL") or "").rstrip("/") or None,
+            proxy_url=proxy_url,
+            proxy_master_key=master or None,
+            litellm_database_url=os.environ.get("BENCHCTL_LITELLM_DATABASE_URL")
+            or (proxy.database_url if proxy is not None else None),
+            prometheus_url=(os.environ.get("BENCHCTL_PROMETHEUS_URL") or "").rstrip("/")
+            or (prometheus.url if prometheus is not None else None),
         )

@@ -147,7 +147,7 @@ def test_session_opens_with_a_scoped_key_and_finalizes(repo, env, proxy, databas
     (info,) = live_keys(proxy)
     assert info.key_alias == alias(database_url, sid)
     assert info.models == (FAST,)
-    assert info.max_budget == 1
+    assert info.max_budget == 10  # experiments/demo.yaml session_policy.budget_usd
     assert info.metadata["benchctl"]["session_id"] == sid
     assert f"session:{sid}" in info.metadata["tags"]
     assert accepted(chat(proxy, key, FAST))

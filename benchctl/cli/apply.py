@@ -79,7 +79,10 @@ def apply(
         )
     )
     if not outcome.plan.summary.changes:
-        console.print(summary_line(outcome.plan.summary))
+        if outcome.plan.config_drift is not None:  # nothing to apply, but the proxy lags
+            to_text(outcome.plan, console)
+        else:
+            console.print(summary_line(outcome.plan.summary))
         return
     if outcome.result is None:
         return

@@ -7,23 +7,37 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import yaml
 from pydantic import ValidationError
 
 from benchctl.db.connection import Connection, connect
-from benchctl.errors import ManifestError, ProxyError, StalePlanError, UsageError
+from benchctl.errors import (
+    ManifestError,
+    ProxyAuthError,
+    ProxyError,
+    ProxyUnavailable,
+    StalePlanError,
+    UsageError,
+)
 from benchctl.litellm.client import LiteLLMClient
+from benchctl.litellm.config import config_fingerprint, render_config
+from benchctl.manifests.catalog import Repository
 from benchctl.manifests.loader import discover, load_repository
 from benchctl.reconcile.actual import read_database, read_keys
 from benchctl.reconcile.apply import Applier, ApplyResult
 from benchctl.reconcile.desired import DesiredState, desired_state
 from benchctl.reconcile.lock import state_lock
-from benchctl.reconcile.plan import FORMAT_VERSION, Action, Plan, diff
+from benchctl.reconcile.plan import FORMAT_VERSION, Action, Plan, config_drift, diff
 from benchctl.reconcile.provenance import manifest_commit
 from benchctl.settings import Settings
+from benchctl.stack.parts import proxy_config
+from benchctl.stack.state import load_state
 
 
-def load_desired(root: Path) -> DesiredState:
+def load_manifests(root: Path) -> tuple[Repository, DesiredState]:
+    """The valid repository (to render the proxy config from) and its desired state."""
     if not discover(root):
         # An empty or wrong --root would otherwise plan to retire everything.
         raise UsageError(
@@ -34,7 +48,12 @@ def load_desired(root: Path) -> DesiredState:
     if not result.ok:
         raise ManifestError(result.errors)
     commit, dirty = manifest_commit(root)
-    return desired_state(result.repository, manifest_commit=commit, manifest_dirty=dirty)
+    desired = desired_state(result.repository, manifest_commit=commit, manifest_dirty=dirty)
+    return result.repository, desired
+
+
+def load_desired(root: Path) -> DesiredState:
+    return load_manifests(root)[1]
 
 
 @contextmanager
@@ -60,9 +79,71 @@ def _plan(conn: Connection, client: LiteLLMClient | None, desired: DesiredState)
 
 def make_plan(settings: Settings) -> Plan:
     """Read-only: nothing is locked, and only the embedded database is ever migrated."""
-    desired = load_desired(settings.root)
+    repository, desired = load_manifests(settings.root)
     with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
-        return _plan(conn, client, desired)
+        plan = _plan(conn, client, desired)
+        _add_config_drift(plan, settings, repository, client)
+        return plan
+
+
+_LOCAL_FIX = "run `benchctl up --restart-proxy` to restart the local proxy with the new config"
+_DEPLOYMENT_FIX = (
+    "render the config again (`benchctl render litellm-config`) and restart your LiteLLM"
+    " deployment with it"
+)
+
+
+def _add_config_drift(
+    plan: Plan, settings: Settings, repository: Repository, client: LiteLLMClient | None
+) -> None:
+    """Tell when the proxy runs another config than the manifests render (one request at
+    most: the local stack's recorded fingerprint needs none)."""
+    state = load_state(settings.state_dir)
+    local = state.parts.get("proxy")
+    if local is not None and local.url == settings.proxy_url and local.config_fingerprint:
+        rendered = proxy_config(repository, state)
+        if config_fingerprint(rendered) == local.config_fingerprint:
+            return
+        started = _config_file(local.config_path)
+        plan.config_drift = config_drift(
+            rendered["model_list"],
+            started.get("model_list") or [],
+            source="local-stack",
+            fix=_LOCAL_FIX,
+            settings_changed=_without_models(rendered) != _without_models(started),
+        )
+        return
+    if client is None:
+        return
+    try:
+        running = client.model_info()
+    except ProxyError as exc:
+        if isinstance(exc, ProxyUnavailable | ProxyAuthError):
+            raise
+        plan.warnings.append(
+            f"could not compare the proxy's models with the manifests ({exc}); config drift"
+            " was not checked."
+        )
+        return
+    rendered = render_config(repository)
+    plan.config_drift = config_drift(
+        rendered["model_list"], running, source="proxy", fix=_DEPLOYMENT_FIX
+    )
+
+
+def _config_file(path: str | None) -> dict[str, Any]:
+    """The config a local proxy was started with; empty if it is gone or unreadable."""
+    if path is None:
+        return {}
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError):
+        return {}
+    return loaded if isinstance(loaded, dict) else {}
+
+
+def _without_models(config: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in config.items() if name != "model_list"}
 
 
 def read_saved_plan(path: Path) -> Plan:
@@ -112,13 +193,16 @@ class ApplyOutcome:
 def apply(request: ApplyRequest) -> ApplyOutcome:
     settings = request.settings
     saved = read_saved_plan(request.plan_file) if request.plan_file else None
-    desired = saved.desired if saved else load_desired(settings.root)
+    # A saved plan carries the drift found when it was made; the manifests may have moved on.
+    repository, desired = (None, saved.desired) if saved else load_manifests(settings.root)
     with (
         connect(settings, upgrade=True) as conn,
         proxy_client(settings) as client,
         state_lock(conn, "apply", request.lock_timeout),
     ):
         plan = _plan(conn, client, desired)
+        if repository is not None:
+            _add_config_drift(plan, settings, repository, client)
         if saved is not None:
             _check_current(saved, plan)
         applier = Applier(conn, client, settings, plan, on_action=request.on_action)

@@ -93,6 +93,75 @@ class Summary(BaseModel):
         return any(self.model_dump().values())
 
 
+class ConfigDrift(BaseModel):
+    """The running proxy's config differs from the one the manifests render.
+
+    Advice, not an action: the plan's fingerprint and actions ignore it, since benchctl does not
+    restart proxies. Sessions of a variant the proxy lacks, or serves differently, would be
+    refused or would measure something other than the manifests say.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # "local-stack": fingerprint recorded by `benchctl up`; "proxy": the proxy's /model/info.
+    source: Literal["local-stack", "proxy"]
+    added: list[str] = Field(default_factory=list)
+    removed: list[str] = Field(default_factory=list)
+    changed: list[str] = Field(default_factory=list)
+    # The variants are the same, but settings around them (callbacks, batch interval...) differ.
+    settings_changed: bool = False
+    fix: str
+
+
+# litellm_params /model/info cannot be compared on: credentials are left out, and the
+# api_base a deployment uses may differ from the manifest's on purpose (`--api-base`).
+UNCOMPARED_PARAMS = frozenset({"api_key", "api_base"})
+
+
+def config_drift(
+    rendered: list[dict[str, Any]],
+    running: list[dict[str, Any]],
+    *,
+    source: Literal["local-stack", "proxy"],
+    fix: str,
+    settings_changed: bool = False,
+) -> ConfigDrift | None:
+    """Compare model lists by alias (``model_name``).
+
+    From the local stack, ``running`` is the exact config the proxy was started with, so whole
+    entries are compared. From ``/model/info``, the proxy adds defaults and masks values, so
+    only the ``litellm_params`` the manifests set are compared, minus UNCOMPARED_PARAMS.
+    """
+    want = {str(m["model_name"]): m for m in rendered}
+    have = {str(m.get("model_name")): m for m in running}
+    changed = []
+    for alias in sorted(want.keys() & have.keys()):
+        if source == "local-stack":
+            differs = want[alias] != have[alias]
+        else:
+            params = want[alias].get("litellm_params") or {}
+            live = have[alias].get("litellm_params") or {}
+            differs = any(
+                live.get(name) != value
+                for name, value in params.items()
+                if name not in UNCOMPARED_PARAMS
+                and not (isinstance(live.get(name), str) and "*" in str(live.get(name)))
+            )
+        if differs:
+            changed.append(alias)
+    drift = ConfigDrift(
+        source=source,
+        added=sorted(want.keys() - have.keys()),
+        removed=sorted(have.keys() - want.keys()),
+        changed=changed,
+        settings_changed=settings_changed,
+        fix=fix,
+    )
+    if drift.added or drift.removed or drift.changed or drift.settings_changed:
+        return drift
+    return None
+
+
 class Plan(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -107,6 +176,8 @@ class Plan(BaseModel):
     actions: list[Action]
     summary: Summary
     warnings: list[str] = Field(default_factory=list)
+    # Not in the fingerprint: a restarted proxy must not make a reviewed plan stale.
+    config_drift: ConfigDrift | None = None
 
     @property
     def fingerprint(self) -> str:

@@ -7,7 +7,7 @@ import json
 from rich.console import Console
 from rich.markup import escape
 
-from benchctl.reconcile.plan import Action, Plan, Summary
+from benchctl.reconcile.plan import Action, ConfigDrift, Plan, Summary
 
 _STYLE = {"+": "green", "~": "yellow", "-/+": "magenta", "-": "red", "!": "bold red"}
 
@@ -53,9 +53,35 @@ def _details(action: Action) -> list[str]:
     return lines
 
 
+def drift_lines(drift: ConfigDrift) -> list[str]:
+    """The config drift warning: what differs, by variant, and how to fix it."""
+    where = (
+        "the local proxy (`benchctl up`) was started with"
+        if drift.source == "local-stack"
+        else "the LiteLLM proxy serves"
+    )
+    lines = [f"The LiteLLM config {where} differs from the one the manifests render:"]
+    for label, names in (
+        ("variants missing from the proxy", drift.added),
+        ("model aliases the manifests no longer have", drift.removed),
+        ("variants whose route or request settings changed", drift.changed),
+    ):
+        if names:
+            lines.append(f"{label}: {', '.join(names)}")
+    if drift.settings_changed:
+        lines.append("proxy settings other than the models changed")
+    lines.append(f"Sessions may be refused or measure the old settings; fix: {drift.fix}.")
+    return lines
+
+
 def to_text(plan: Plan, console: Console) -> None:
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    if plan.config_drift is not None:
+        first, *rest = drift_lines(plan.config_drift)
+        console.print(f"[yellow]warning: config drift:[/yellow] {escape(first)}")
+        for line in rest:
+            console.print(f"    {escape(line)}")
     if plan.actions:
         console.print("benchctl will perform these actions:\n")
     for action in plan.actions:
@@ -82,6 +108,11 @@ def to_markdown(plan: Plan) -> str:
     lines += [f"> :warning: {warning}" for warning in plan.warnings]
     if plan.warnings:
         lines.append("")
+    if plan.config_drift is not None:
+        first, *rest = drift_lines(plan.config_drift)
+        lines += [f"> :warning: **Config drift.** {first}", ">"]
+        lines += [f"> - {line}" for line in rest[:-1]]
+        lines += [">", f"> {rest[-1]}", ""]
     if plan.actions:
         lines += ["| | action | object | why |", "|---|---|---|---|"]
         for action in plan.actions:

@@ -1,0 +1,202 @@
+"""``benchctl up``, ``benchctl down``, ``benchctl status``: the local stack."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.status import Status
+
+from benchctl.cli.options import Root
+from benchctl.errors import ManifestError, UsageError
+from benchctl.manifests.catalog import Repository
+from benchctl.manifests.loader import discover, load_repository
+from benchctl.settings import Settings
+from benchctl.stack import Progress, StackOptions, StackStatus
+from benchctl.stack import down as stack_down
+from benchctl.stack import status as stack_status
+from benchctl.stack import up as stack_up
+from benchctl.stack.control import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT
+
+_ICON = {True: "[green]✓[/green]", False: "[red]✗[/red]"}
+
+
+def _repository(root: Path) -> Repository:
+    if not discover(root):
+        raise UsageError(
+            f"no manifests found under {root}: run benchctl from the repository root or pass"
+            " --root."
+        )
+    result = load_repository(root)
+    if not result.ok:
+        raise ManifestError(result.errors)
+    return result.repository
+
+
+def _progress(status: Status, console: Console) -> Callable[[Progress], None]:
+    """Finished steps as lines on stderr; the step under way in the spinner's text."""
+
+    def show(event: Progress) -> None:
+        if event.done:
+            console.print(f"  {escape(event.part)}: {escape(event.message)}", highlight=False)
+        else:
+            status.update(escape(event.message))
+
+    return show
+
+
+def up(
+    root: Root = Path(),
+    proxy_port: Annotated[
+        int,
+        typer.Option(
+            "--proxy-port",
+            envvar="BENCHCTL_PROXY_PORT",
+            min=1,
+            max=65535,
+            help="Port of the LiteLLM proxy on 127.0.0.1.",
+        ),
+    ] = DEFAULT_PROXY_PORT,
+    prometheus_port: Annotated[
+        int,
+        typer.Option(
+            "--prometheus-port",
+            envvar="BENCHCTL_PROMETHEUS_PORT",
+            min=1,
+            max=65535,
+            help="Port of Prometheus on 127.0.0.1 (when the `prometheus` binary is on PATH).",
+        ),
+    ] = DEFAULT_PROMETHEUS_PORT,
+    sim_port: Annotated[
+        int | None,
+        typer.Option(
+            "--sim-port",
+            envvar="BENCHCTL_SIM_PORT",
+            min=1,
+            max=65535,
+            help="Port of the simulated provider. Default: the port of its api_base"
+            " (providers/sim.yaml: 8799).",
+            show_default=False,
+        ),
+    ] = None,
+    sim_speed: Annotated[
+        float,
+        typer.Option(
+            "--sim-speed",
+            min=0.001,
+            help="Divide the simulator's delays by this (10: ten times faster); usage and"
+            " errors are unchanged. Applies when the simulator starts.",
+        ),
+    ] = 1.0,
+    restart_proxy: Annotated[
+        bool,
+        typer.Option(
+            "--restart-proxy",
+            help="Render the LiteLLM config from the manifests again and restart the proxy"
+            " (after adding or changing variants).",
+        ),
+    ] = False,
+) -> None:
+    """Start the local stack: what is not running yet, in order, each until healthy.
+
+    1. the embedded PostgreSQL under .benchctl/ (skipped when BENCHCTL_DATABASE_URL is set);
+    2. the simulated provider (`benchctl sim`) on its api_base's port;
+    3. the LiteLLM proxy, with its own database `litellm` on that server and its config
+       rendered from the manifests into .benchctl/stack/litellm.yaml;
+    4. Prometheus scraping the proxy, when `prometheus` is on PATH.
+
+    A master key is generated once into .benchctl/stack/master.key (mode 0600, never
+    printed). Afterwards plan, apply and the other commands find the proxy, its key and its
+    database by themselves: no exports needed. Running `up` again starts only what stopped.
+    Where Prisma's engines cannot be downloaded, set BENCHCTL_LITELLM_PREPARE (see
+    docs/operations.md).
+
+    Examples:
+
+      benchctl up
+
+      benchctl up --sim-speed 10 --proxy-port 4001
+
+      benchctl up --restart-proxy      # after changing variants
+    """
+    repository = _repository(root)
+    settings = Settings.from_env(root)
+    err = Console(stderr=True, soft_wrap=True)
+    options = StackOptions(
+        proxy_port=proxy_port,
+        prometheus_port=prometheus_port,
+        sim_port=sim_port,
+        sim_speed=sim_speed,
+        restart_proxy=restart_proxy,
+    )
+    with err.status("starting the local stack") as status:
+        result = stack_up(settings, repository, options=options, progress=_progress(status, err))
+    _render(result, Console(soft_wrap=True))
+
+
+def down(root: Root = Path()) -> None:
+    """Stop what `benchctl up` started, and nothing else.
+
+    Parts stop in reverse order (Prometheus, proxy, simulator, PostgreSQL), each with every
+    process of its group (the proxy's query-engine child too). A pid is signalled only if it
+    is still the process `up` started (same start time and command line). An embedded
+    PostgreSQL that was already running before `up` (another command started it) is left
+    running. Data, logs and the master key stay in .benchctl/.
+
+    Example:
+
+      benchctl down
+    """
+    settings = Settings.from_env(root)
+    err = Console(stderr=True, soft_wrap=True)
+    with err.status("stopping the local stack") as status:
+        stopped = stack_down(settings, progress=_progress(status, err))
+    typer.echo(f"Stopped {len(stopped)} part(s){': ' + ', '.join(stopped) if stopped else ''}.")
+
+
+def status(
+    root: Root = Path(),
+    as_json: Annotated[bool, typer.Option("--json", help="Print the status as JSON.")] = False,
+) -> None:
+    """Show each part of the local stack: URL, pid, and whether it is healthy.
+
+    Health is probed, not assumed: PostgreSQL answers a query, the simulator its /health,
+    the proxy /health/readiness with its database connected, Prometheus /-/ready.
+
+    Exit codes: 0 every recorded part is healthy (or nothing was started), 1 a part is down.
+
+    Examples:
+
+      benchctl status
+
+      benchctl status --json | jq '.parts[] | select(.healthy | not)'
+    """
+    result = stack_status(Settings.from_env(root))
+    if as_json:
+        payload = {"healthy": result.healthy, **asdict(result)}
+        typer.echo(json.dumps(payload, indent=2))
+    else:
+        _render(result, Console(soft_wrap=True))
+    if not result.healthy:
+        raise typer.Exit(1)
+
+
+def _render(result: StackStatus, console: Console) -> None:
+    """One line per part, never truncated: URLs and paths must stay copyable."""
+    width = max((len(part.name) for part in result.parts), default=0)
+    for part in result.parts:
+        health = part.detail if part.action is None else f"{part.detail} ({part.action})"
+        pid = f"pid {part.pid}" if part.pid else "no pid"
+        line = f"{_ICON[part.healthy]} {escape(part.name.ljust(width))}  {escape(part.url)}"
+        line += f"  {pid}  {escape(health)}"
+        if not part.healthy and part.log_path:
+            line += f"\n    log: {escape(part.log_path)}"
+        console.print(line, highlight=False)
+    for note in result.notes:
+        console.print(f"[yellow]note:[/yellow] {escape(note)}")

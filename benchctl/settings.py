@@ -35,26 +35,39 @@ class Settings:
         return self.state_dir / "sessions"
 
     @classmethod
-    def from_env(cls, root: Path) -> Settings:
+    def local(cls, root: Path) -> Settings:
+        """Only what the local stack under ``root`` provides (`benchctl up`), whatever the
+        environment says; its embedded database is the default, so it needs no URL."""
         # Imported here: the stack package builds on Settings.
         from benchctl.stack.state import load_state, master_key
 
-        local = load_state(root / STATE_DIR).parts
-        proxy = local.get("proxy")
-        prometheus = local.get("prometheus")
+        parts = load_state(root / STATE_DIR).parts
+        proxy, prometheus = parts.get("proxy"), parts.get("prometheus")
+        return cls(
+            root=root,
+            database_url=None,
+            proxy_url=proxy.url if proxy else None,
+            proxy_master_key=master_key(root / STATE_DIR, create=False) if proxy else None,
+            litellm_database_url=proxy.database_url if proxy else None,
+            prometheus_url=prometheus.url if prometheus else None,
+        )
+
+    @classmethod
+    def from_env(cls, root: Path) -> Settings:
+        local = cls.local(root)
         proxy_url = (os.environ.get("BENCHCTL_PROXY_URL") or "").rstrip("/") or None
         master = os.environ.get("BENCHCTL_PROXY_MASTER_KEY") or os.environ.get("LITELLM_MASTER_KEY")
-        if proxy is not None and proxy_url is None:
-            proxy_url = proxy.url
+        if proxy_url is None:
+            proxy_url = local.proxy_url
             # The stack's key goes only with the stack's proxy, never to a proxy named by env.
-            master = master or master_key(root / STATE_DIR, create=False)
+            master = master or local.proxy_master_key
         return cls(
             root=root,
             database_url=os.environ.get("BENCHCTL_DATABASE_URL") or None,
             proxy_url=proxy_url,
             proxy_master_key=master or None,
             litellm_database_url=os.environ.get("BENCHCTL_LITELLM_DATABASE_URL")
-            or (proxy.database_url if proxy is not None else None),
+            or local.litellm_database_url,
             prometheus_url=(os.environ.get("BENCHCTL_PROMETHEUS_URL") or "").rstrip("/")
-            or (prometheus.url if prometheus is not None else None),
+            or local.prometheus_url,
         )

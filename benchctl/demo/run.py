@@ -32,7 +32,6 @@ from benchctl.report.writer import ReportResult, write_report
 from benchctl.settings import Settings
 from benchctl.stack.control import StackOptions, down, up
 from benchctl.stack.processes import free_port
-from benchctl.stack.state import load_state, master_key
 
 # Simulated time runs this much faster than the manifests' figures: the 24 sessions take about
 # a minute instead of twenty. The report's timings are the proxy's measurements at that speed.
@@ -70,11 +69,11 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
     space = root / workspace.WORKSPACE
     if space.exists():
         on_step("stopping the previous demo's stack")
-        down(_local_settings(space))
+        down(Settings.local(space))
     experiment_file = workspace.prepare(root, space)
     repository = load_repository(space).repository
     # Never BENCHCTL_DATABASE_URL or a proxy from the environment: the demo brings its own.
-    settings = Settings(root=space, database_url=None, proxy_url=None)
+    settings = Settings.local(space)
     try:
         on_step("starting the stack: PostgreSQL, simulated provider, LiteLLM proxy")
         stack_options = StackOptions(
@@ -84,7 +83,7 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
             sim_speed=options.sim_speed,
         )
         up(settings, repository, options=stack_options, progress=lambda e: on_step(e.message))
-        settings = _local_settings(space)
+        settings = Settings.local(space)
         on_step("opening the sessions: one scoped key each")
         _apply(settings)
         sessions = list_sessions(settings, experiment=workspace.DEMO_EXPERIMENT, status="open")
@@ -116,21 +115,6 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
     for result in runs:
         outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
     return DemoResult(space, report, len(sessions), sent, collected, outcomes)
-
-
-def _local_settings(space: Path) -> Settings:
-    """The workspace stack's database and proxy, whatever the environment names."""
-    state_dir = space / workspace.STATE_DIR
-    parts = load_state(state_dir).parts
-    proxy, prometheus = parts.get("proxy"), parts.get("prometheus")
-    return Settings(
-        root=space,
-        database_url=None,
-        proxy_url=proxy.url if proxy else None,
-        proxy_master_key=master_key(state_dir, create=False) if proxy else None,
-        litellm_database_url=proxy.database_url if proxy else None,
-        prometheus_url=prometheus.url if prometheus else None,
-    )
 
 
 def _apply(settings: Settings) -> None:

@@ -1,0 +1,51 @@
+"""``benchctl export``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from benchctl.cli.options import Root
+from benchctl.db.connection import connect
+from benchctl.export.bundle import Format, export_experiment
+from benchctl.settings import Settings
+
+
+def export(
+    experiment: Annotated[
+        str, typer.Argument(help="Experiment to export (its metadata.name).", show_default=False)
+    ],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            help="Folder to write the bundle into (created if missing).",
+            file_okay=False,
+            show_default=False,
+        ),
+    ],
+    fmt: Annotated[
+        Format,
+        typer.Option("--format", help="jsonl (one JSON object per line) or csv (with a header)."),
+    ] = "jsonl",
+    root: Root = Path(),
+) -> None:
+    """Export an experiment's raw data for offline analysis.
+
+    Writes requests, sessions, session_rollups and rollups as JSON Lines or CSV, plus
+    manifests.json: the experiment, variant, task card, provider and harness profile documents
+    as the database stored them when they were applied. Rows are in a fixed order and
+    timestamps in UTC, so the same data exports to the same bytes. Key hashes are left out.
+
+    Examples:
+
+      benchctl export demo --out exports/demo
+
+      benchctl export demo --format csv --out /tmp/demo-csv
+    """
+    with connect(Settings.from_env(root), upgrade=False) as conn:
+        result = export_experiment(conn, experiment, out, fmt)
+    for name, rows in result.files.items():
+        typer.echo(f"wrote {result.directory / name} ({rows:,} rows)")

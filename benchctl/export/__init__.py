@@ -1,0 +1,1 @@
+"""Raw bundles of an experiment for offline analysis: `benchctl export`."""

@@ -1,0 +1,1 @@
+"""Comparison reports per experiment: data (SQL), statistics, model, charts, Markdown."""

@@ -1,0 +1,386 @@
+"""From what the database holds (``data.ReportData``) to the report (``model.Report``).
+
+A variant appears once per version that has sessions (a replaced variant is another
+benchmark), labelled ``name vN`` only when two versions of one name meet in a report. The
+baseline is the newest version of the baseline variant that has sessions. Variants come in the
+manifest's order, baseline first, then variants no longer listed.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC
+from typing import Any, Literal
+
+from benchctl.report import stats, units
+from benchctl.report.data import BINS_PER_DECADE, ReportData, Row
+from benchctl.report.model import (
+    Comparison,
+    Figures,
+    Interval,
+    Methods,
+    Metric,
+    MetricSummary,
+    Report,
+    TaskReport,
+    TtftQuality,
+    VariantReport,
+    Window,
+)
+
+Unit = tuple[str, int]
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    metric: Metric
+    title: str
+    better: stats.Direction
+    # Column of report.sessions the bootstrap resamples; None for the success rate.
+    column: str | None
+
+
+METRICS = (
+    MetricSpec("success_rate", "Success rate", "higher", None),
+    MetricSpec("latency_ms", "Latency (median call)", "lower", "latency_p50_ms"),
+    MetricSpec("ttft_ms", "Time to first token", "lower", "ttft_p50_ms"),
+    MetricSpec("tokens_per_s", "Output tokens/s", "higher", "tokens_per_s_p50"),
+    MetricSpec("cost_per_success_usd", "Cost per successful task", "lower", "cost_usd"),
+)
+
+_INTS = (
+    "sessions",
+    "sessions_with_outcome",
+    "sessions_succeeded",
+    "requests",
+    "errors",
+    "ttft_measured",
+    "prompt_tokens",
+    "completion_tokens",
+    "cached_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+)
+
+
+def figures(row: Row | None) -> Figures:
+    """A rollups row as Figures; a variant without sessions gets zeros and blanks."""
+    values: dict[str, Any] = {name: None for name in Figures.model_fields}
+    values.update({name: 0 for name in _INTS}, cost_usd=0.0, litellm_spend_usd=0.0)
+    if row is not None:
+        values.update({k: v for k, v in row.items() if k in values and v is not None})
+        values["ttft_measured"] = int(row.get("ttft_measured") or 0)
+    interval = stats.wilson(values["sessions_succeeded"], values["sessions_with_outcome"])
+    values["success_interval"] = (
+        Interval(low=interval.low, high=interval.high) if interval else None
+    )
+    return Figures(**values)
+
+
+def _labels(units_: Sequence[Unit]) -> dict[Unit, str]:
+    versions: dict[str, int] = defaultdict(int)
+    for name, _ in units_:
+        versions[name] += 1
+    return {(n, v): n if versions[n] == 1 else f"{n} v{v}" for n, v in units_}
+
+
+def _order(data: ReportData, present: set[Unit], baseline: Unit | None) -> list[Unit]:
+    listed = data.experiment.variants
+    position = {name: i for i, name in enumerate(listed)}
+
+    def key(unit: Unit) -> tuple[int, int, str, int]:
+        name, version = unit
+        return (
+            0 if unit == baseline else 1,
+            position.get(name, len(listed)),
+            name,
+            -version,
+        )
+
+    return sorted(present, key=key)
+
+
+def _session_values(
+    spec: MetricSpec, sessions: Sequence[Row]
+) -> tuple[list[Any], Callable[[Sequence[Any]], float | None]]:
+    if spec.metric == "cost_per_success_usd":
+        pairs = [(r["cost_usd"], r["outcome"] == "success") for r in sessions if r["outcome"]]
+        return pairs, stats.cost_per_success
+    assert spec.column is not None
+    return [r[spec.column] for r in sessions if r[spec.column] is not None], stats.median
+
+
+def _compare(
+    spec: MetricSpec, label: str, base_label: str, base: Sequence[Row], other: Sequence[Row]
+) -> Comparison:
+    if spec.metric == "success_rate":
+
+        def tally(rows: Sequence[Row]) -> tuple[int, int]:
+            judged = [r for r in rows if r["outcome"]]
+            return sum(1 for r in judged if r["outcome"] == "success"), len(judged)
+
+        delta = stats.success_delta(tally(base), tally(other))
+    else:
+        base_values, statistic = _session_values(spec, base)
+        other_values, _ = _session_values(spec, other)
+        delta = stats.bootstrap_delta(
+            base_values,
+            other_values,
+            statistic=statistic,
+            direction=spec.better,
+            key=(spec.metric, base_label, label),
+        )
+    return Comparison(
+        metric=spec.metric,
+        variant=label,
+        verdict=delta.verdict,
+        estimate=delta.estimate,
+        interval=Interval(low=delta.interval.low, high=delta.interval.high)
+        if delta.interval
+        else None,
+        baseline_value=delta.baseline_value,
+        variant_value=delta.variant_value,
+        n_baseline=delta.n_baseline,
+        n_variant=delta.n_variant,
+    )
+
+
+def _summary(
+    spec: MetricSpec, base_label: str, base_has_data: bool, comparisons: Sequence[Comparison]
+) -> MetricSummary:
+    sign = 1 if spec.better == "higher" else -1
+
+    def summary(
+        outcome: Literal["winner", "baseline", "no_difference", "not_enough_data", "no_baseline"],
+        winner: str | None = None,
+        comparison: Comparison | None = None,
+        note: str = "",
+    ) -> MetricSummary:
+        return MetricSummary(
+            metric=spec.metric,
+            title=spec.title,
+            better=spec.better,
+            outcome=outcome,
+            winner=winner,
+            comparison=comparison,
+            note=note,
+        )
+
+    if not base_has_data:
+        return summary("no_baseline", note=f"the baseline {base_label} has no figure")
+    judged = [c for c in comparisons if c.verdict != "not_enough_data"]
+    if not judged:
+        return summary("not_enough_data", note=f"fewer than {stats.MIN_SESSIONS} sessions a side")
+    better = [c for c in judged if c.verdict == "better"]
+    if better:
+        best = max(better, key=lambda c: (sign * (c.estimate or 0), c.variant))
+        note = "" if len(better) == 1 else "several variants beat the baseline; best estimate"
+        return summary("winner", best.variant, best, note)
+    worse = [c.variant for c in judged if c.verdict == "worse"]
+    if worse:
+        return summary("baseline", base_label, note="worse: " + ", ".join(worse))
+    return summary("no_difference", note="no interval excludes zero")
+
+
+def _caveats(data: ReportData, variants: Sequence[VariantReport], base_label: str) -> list[str]:
+    caveats = []
+    overhead = [v for v in variants if v.figures.overhead_p50_ms is not None]
+    if overhead:
+        parts = ", ".join(
+            f"{v.label} {units.number(v.figures.overhead_p50_ms)} ms"
+            f" (p95 {units.number(v.figures.overhead_p95_ms)} ms)"
+            for v in overhead
+        )
+        caveats.append(
+            "Latency and TTFT are measured at the LiteLLM proxy and include its own overhead,"
+            f" median per call: {parts}."
+        )
+    elif any(v.figures.requests for v in variants):
+        caveats.append("The proxy reported no overhead figures: latency includes an unknown share.")
+    for v in variants:
+        q = v.ttft_quality
+        unmeasured = q.missing + q.equal_to_total
+        if unmeasured and q.measured:
+            caveats.append(
+                f"TTFT of {v.label} rests on {q.measured:,} of {q.measured + unmeasured:,}"
+                f" successful calls; the other {unmeasured:,} were not measured"
+                f" ({q.missing:,} missing, {q.equal_to_total:,} reported equal to the total"
+                " latency) and are left out (marked †)."
+            )
+        elif unmeasured:
+            caveats.append(
+                f"TTFT of {v.label} was never measured ({q.missing:,} missing,"
+                f" {q.equal_to_total:,} reported equal to the total latency): no TTFT figure."
+            )
+        if v.cost_missing:
+            caveats.append(
+                f"{v.cost_missing:,} call(s) of {v.label} have no recomputed cost (no price for"
+                " the model) and count as $0."
+            )
+        if v.tag_mismatches:
+            caveats.append(
+                f"{v.tag_mismatches:,} call(s) of {v.label} carried tags of another session; they"
+                " are attributed by key, as always."
+            )
+        if v.figures.sessions == 0:
+            caveats.append(f"{v.label} has no sessions yet.")
+        elif v.figures.sessions_with_outcome < v.figures.sessions:
+            open_ = v.figures.sessions - v.figures.sessions_with_outcome
+            caveats.append(
+                f"{open_:,} session(s) of {v.label} have no outcome yet: the success rate and cost"
+                " per successful task count only judged sessions."
+            )
+    base = next((v for v in variants if v.label == base_label), None)
+    if base is None or base.figures.sessions == 0:
+        caveats.append(
+            f"The baseline {base_label} has no sessions: nothing can be compared against it."
+        )
+    if data.experiment.retired:
+        caveats.append("This experiment is retired: its manifest was removed; history remains.")
+    return caveats
+
+
+def _headline(
+    experiment: str, totals: Figures | None, summary: Sequence[MetricSummary], base: str
+) -> str:
+    sessions = totals.sessions if totals else 0
+    requests = totals.requests if totals else 0
+    parts = []
+    for s in summary:
+        if s.outcome == "winner" and s.comparison and s.comparison.estimate is not None:
+            delta = (
+                units.points(s.comparison.estimate)
+                if s.metric == "success_rate"
+                else units.relative(s.comparison.estimate)
+            )
+            parts.append(f"{s.title}: {s.winner} ({delta} vs {base})")
+        elif s.outcome == "baseline":
+            parts.append(f"{s.title}: {base} (baseline)")
+        else:
+            text = {
+                "no_difference": "no clear difference",
+                "not_enough_data": "not enough data",
+                "no_baseline": "no baseline data",
+            }
+            parts.append(f"{s.title}: {text.get(s.outcome, s.outcome)}")
+    return f"{experiment}: {sessions:,} sessions, {requests:,} requests. " + "; ".join(parts) + "."
+
+
+def build(data: ReportData) -> Report:
+    """The report, without charts (``charts.render`` adds them)."""
+    exp = data.experiment
+    by_level: dict[str, list[Row]] = defaultdict(list)
+    for row in data.rollups:
+        by_level[row["level"]].append(row)
+    variant_rows = {(r["variant"], r["variant_version"]): r for r in by_level["variant"]}
+    sessions: dict[Unit, list[Row]] = defaultdict(list)
+    for row in data.sessions:
+        sessions[(row["variant"], row["variant_version"])].append(row)
+    quality = {(r["variant"], r["variant_version"]): r for r in data.quality}
+
+    present = set(variant_rows) | set(sessions) | set(quality)
+    with_data = {u[0] for u in present}
+    # A listed variant without sessions still gets a row (its current version).
+    present |= {(n, v) for n, v in data.listed_versions.items() if n not in with_data}
+    base_versions = sorted(v for n, v in present if n == exp.baseline)
+    baseline: Unit | None = (exp.baseline, base_versions[-1]) if base_versions else None
+    order = _order(data, present, baseline)
+    labels = _labels(order)
+    base_label = labels[baseline] if baseline else exp.baseline
+
+    comparisons: dict[Unit, list[Comparison]] = {}
+    for unit in order:
+        if unit == baseline or baseline is None:
+            comparisons[unit] = []
+            continue
+        comparisons[unit] = [
+            _compare(spec, labels[unit], base_label, sessions[baseline], sessions[unit])
+            for spec in METRICS
+        ]
+
+    variants = []
+    for unit in order:
+        q = quality.get(unit, {})
+        costs = [r["cost_usd"] for r in sessions[unit]]
+        variants.append(
+            VariantReport(
+                variant=unit[0],
+                version=unit[1],
+                label=labels[unit],
+                baseline=unit == baseline,
+                listed=unit[0] in exp.variants,
+                figures=figures(variant_rows.get(unit)),
+                mean_session_cost_usd=stats.mean(costs) if costs else None,
+                ttft_quality=TtftQuality(
+                    measured=q.get("ttft_measured", 0),
+                    missing=q.get("ttft_missing", 0),
+                    equal_to_total=q.get("ttft_equal_to_total", 0),
+                ),
+                cost_missing=q.get("cost_missing", 0),
+                tag_mismatches=q.get("tag_mismatches", 0),
+                comparisons=comparisons[unit],
+            )
+        )
+
+    base_figures = {(v.variant, v.version): v for v in variants}.get(baseline or ("", 0))
+    summary = []
+    for spec in METRICS:
+        of_metric = [c for unit in order for c in comparisons[unit] if c.metric == spec.metric]
+        if spec.metric == "success_rate":
+            base_has = bool(base_figures and base_figures.figures.sessions_with_outcome)
+        else:
+            values, statistic = _session_values(spec, sessions[baseline] if baseline else [])
+            base_has = statistic(values) is not None if values else False
+        summary.append(_summary(spec, base_label, base_has, of_metric))
+
+    cards = {name: i for i, name in enumerate(exp.task_cards)}
+    rank = {unit: i for i, unit in enumerate(order)}
+    tasks = [
+        TaskReport(
+            variant=r["variant"],
+            version=r["variant_version"],
+            label=labels[(r["variant"], r["variant_version"])],
+            task_card=r["task_card"],
+            figures=figures(r),
+        )
+        for r in sorted(
+            by_level["variant_task"],
+            key=lambda r: (
+                rank[(r["variant"], r["variant_version"])],
+                cards.get(r["task_card"], len(cards)),
+                r["task_card"],
+            ),
+        )
+    ]
+    totals_rows = by_level["experiment"]
+    totals = figures(totals_rows[0]) if totals_rows else None
+    window = data.window
+    return Report(
+        experiment=exp.name,
+        experiment_version=exp.version,
+        retired=exp.retired,
+        description=exp.description,
+        hypothesis=exp.hypothesis,
+        baseline=base_label,
+        window=Window(
+            first_request_at=window[0].astimezone(UTC), last_request_at=window[1].astimezone(UTC)
+        )
+        if window
+        else None,
+        headline=_headline(exp.name, totals, summary, base_label),
+        totals=totals,
+        summary=summary,
+        variants=variants,
+        tasks=tasks,
+        charts=[],
+        methods=Methods(
+            confidence=stats.CONFIDENCE,
+            bootstrap_resamples=stats.RESAMPLES,
+            bootstrap_seed=stats.SEED,
+            min_sessions=stats.MIN_SESSIONS,
+            histogram_bins_per_decade=BINS_PER_DECADE,
+        ),
+        caveats=_caveats(data, variants, base_label),
+    )

@@ -1,0 +1,207 @@
+"""The report as data: what ``report.json`` holds, and the JSON Schema published for it.
+
+``schemas/report.schema.json`` is generated from these models (``python -m
+benchctl.report.model schemas``) and a test keeps the committed file in sync. Bump
+``FORMAT_VERSION`` on any change that could break a reader: a renamed or removed field, a
+changed meaning or unit.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+FORMAT_VERSION = 1
+SCHEMA_FILE = "report.schema.json"
+
+Metric = Literal["success_rate", "latency_ms", "ttft_ms", "tokens_per_s", "cost_per_success_usd"]
+Verdict = Literal["better", "worse", "no_difference", "not_enough_data"]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Interval(_Model):
+    low: float
+    high: float
+
+
+class Window(_Model):
+    """The data's own time span (UTC): the only timestamps a report carries."""
+
+    first_request_at: datetime
+    last_request_at: datetime
+
+
+class Comparison(_Model):
+    """One variant against the baseline on one metric."""
+
+    metric: Metric
+    variant: str = Field(description="Label of the variant compared (name, or name vN).")
+    verdict: Verdict
+    estimate: float | None = Field(
+        description="success_rate: difference in proportion (0.1 = 10 points); other metrics:"
+        " relative difference (0.3 = 30% more than the baseline). None without enough data."
+    )
+    interval: Interval | None = Field(description="95% interval of the estimate.")
+    baseline_value: float | None
+    variant_value: float | None
+    n_baseline: int = Field(description="Sessions behind the baseline's figure.")
+    n_variant: int = Field(description="Sessions behind the variant's figure.")
+
+
+class MetricSummary(_Model):
+    """The verdict on one metric, first thing in the report."""
+
+    metric: Metric
+    title: str
+    better: Literal["lower", "higher"]
+    outcome: Literal["winner", "baseline", "no_difference", "not_enough_data", "no_baseline"] = (
+        Field(
+            description="winner: a variant beats the baseline; baseline: none beats it and"
+            " some are worse; no_difference: no interval excludes zero; not_enough_data: no"
+            " comparison has enough sessions; no_baseline: the baseline has no figure."
+        )
+    )
+    winner: str | None = Field(description="The best variant's label (winner or baseline).")
+    comparison: Comparison | None = Field(description="The winner's comparison (winner only).")
+    note: str = ""
+
+
+class Figures(_Model):
+    """Figures of a variant, or of a variant on one task card (from the rollups views)."""
+
+    sessions: int
+    sessions_with_outcome: int
+    sessions_succeeded: int
+    success_rate: float | None
+    success_interval: Interval | None = Field(description="Wilson score 95% interval.")
+    session_duration_p50_s: float | None
+    cost_per_success_usd: float | None
+    requests: int
+    errors: int
+    error_rate: float | None
+    latency_p50_ms: float | None
+    latency_p90_ms: float | None
+    latency_p95_ms: float | None
+    latency_p99_ms: float | None
+    ttft_p50_ms: float | None
+    ttft_p90_ms: float | None
+    ttft_p95_ms: float | None
+    ttft_p99_ms: float | None
+    ttft_measured: int = Field(description="Successful calls whose TTFT was measured.")
+    tokens_per_s_p50: float | None
+    overhead_p50_ms: float | None
+    overhead_p95_ms: float | None
+    prompt_tokens: int
+    completion_tokens: int
+    cached_read_tokens: int
+    cache_write_tokens: int
+    reasoning_tokens: int
+    cache_hit_ratio: float | None
+    cost_usd: float
+    litellm_spend_usd: float
+
+
+class TtftQuality(_Model):
+    """How the TTFT of successful calls was obtained; only `measured` enters TTFT figures."""
+
+    measured: int
+    missing: int
+    equal_to_total: int
+
+
+class VariantReport(_Model):
+    variant: str
+    version: int
+    label: str
+    baseline: bool
+    listed: bool = Field(description="Listed in the experiment's current manifest.")
+    figures: Figures
+    mean_session_cost_usd: float | None
+    ttft_quality: TtftQuality
+    cost_missing: int = Field(description="Calls without a recomputed cost (counted as 0).")
+    tag_mismatches: int
+    comparisons: list[Comparison]
+
+
+class TaskReport(_Model):
+    variant: str
+    version: int
+    label: str
+    task_card: str
+    figures: Figures
+
+
+class Chart(_Model):
+    name: str
+    path: str = Field(description="Relative to the report's folder.")
+    title: str
+
+
+class Methods(_Model):
+    confidence: float
+    bootstrap_resamples: int
+    bootstrap_seed: str
+    min_sessions: int
+    histogram_bins_per_decade: int
+
+
+class Report(_Model):
+    format_version: Literal[1] = 1
+    experiment: str
+    experiment_version: int
+    retired: bool
+    description: str
+    hypothesis: str
+    baseline: str = Field(description="The baseline variant's label.")
+    window: Window | None
+    headline: str
+    totals: Figures | None = Field(description="The whole experiment.")
+    summary: list[MetricSummary]
+    variants: list[VariantReport]
+    tasks: list[TaskReport]
+    charts: list[Chart]
+    methods: Methods
+    caveats: list[str]
+
+
+def report_schema() -> dict[str, Any]:
+    schema = Report.model_json_schema()
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        **schema,
+        "title": "benchctl report",
+    }
+
+
+def render_schema() -> str:
+    return json.dumps(report_schema(), indent=2, sort_keys=True) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    """``python -m benchctl.report.model [schemas-dir]``: write (or, with --check, compare)."""
+    check = "--check" in argv
+    folder = Path(next((a for a in argv if not a.startswith("--")), "schemas"))
+    path = folder / SCHEMA_FILE
+    current = path.read_text(encoding="utf-8") if path.is_file() else None
+    if current == render_schema():
+        print(f"{path} is up to date.")
+        return 0
+    if check:
+        print(f"{path} is out of date; run `python -m benchctl.report.model`.", file=sys.stderr)
+        return 1
+    folder.mkdir(parents=True, exist_ok=True)
+    path.write_text(render_schema(), encoding="utf-8")
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

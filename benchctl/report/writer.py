@@ -1,0 +1,122 @@
+"""Writing a report's files, or checking that committed ones are current.
+
+``<out>/<experiment>/`` holds ``README.md``, ``report.json`` and ``charts/*.svg``; nothing else
+there is touched. The same data gives the same bytes: stable ordering, fixed rounding, and no
+timestamp but the data's own window, so a scheduled job commits only when results changed.
+Files are replaced atomically (written beside, then renamed), so a killed run leaves either the
+old file or the new one.
+"""
+
+from __future__ import annotations
+
+import json
+from contextlib import ExitStack
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchctl.db.connection import Connection, connect
+from benchctl.report import charts, data, markdown
+from benchctl.report.build import build
+from benchctl.report.data import round_significant
+from benchctl.report.model import Report
+from benchctl.settings import Settings
+
+README = "README.md"
+REPORT_JSON = "report.json"
+CHARTS_DIR = "charts"
+# report.json keeps more digits than the tables show, but not the last bits of a double, which
+# can depend on the order PostgreSQL summed the rows in.
+JSON_SIGNIFICANT = 6
+
+
+@dataclass(frozen=True)
+class ReportResult:
+    experiment: str
+    directory: Path
+    headline: str
+    # Paths relative to ``directory``: what this run wrote or deleted (empty: already current).
+    written: list[str]
+    removed: list[str]
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.written or self.removed)
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round_significant(value, JSON_SIGNIFICANT)
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def to_json(report: Report) -> str:
+    payload = _rounded(report.model_dump(mode="json"))
+    return json.dumps(payload, indent=2, ensure_ascii=False) + "\n"
+
+
+def render(conn: Connection, experiment: str) -> tuple[Report, dict[str, str]]:
+    """The report of ``experiment`` and its files (relative path -> text)."""
+    loaded = data.load(conn, experiment)
+    report = build(loaded)
+    entries, svgs = charts.render(report, loaded.histograms)
+    report = report.model_copy(update={"charts": entries})
+    files = {README: markdown.render(report), REPORT_JSON: to_json(report), **svgs}
+    return report, dict(sorted(files.items()))
+
+
+def _owned(directory: Path) -> set[str]:
+    """Files a report writes that are present in ``directory`` (others are left alone)."""
+    found = {name for name in (README, REPORT_JSON) if (directory / name).is_file()}
+    if (directory / CHARTS_DIR).is_dir():
+        found |= {f"{CHARTS_DIR}/{p.name}" for p in (directory / CHARTS_DIR).glob("*.svg")}
+    return found
+
+
+def _diff(directory: Path, files: dict[str, str]) -> tuple[list[str], list[str]]:
+    """(files missing or different, files that should no longer exist)."""
+    stale = [
+        rel
+        for rel, text in files.items()
+        if not (directory / rel).is_file() or (directory / rel).read_bytes() != text.encode("utf-8")
+    ]
+    return stale, sorted(_owned(directory) - set(files))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp")
+    tmp.write_bytes(text.encode("utf-8"))
+    tmp.replace(path)
+
+
+def _connection(source: Connection | Settings, stack: ExitStack) -> Connection:
+    if isinstance(source, Settings):
+        return stack.enter_context(connect(source, upgrade=False))
+    return source
+
+
+def write_report(source: Connection | Settings, experiment: str, out_dir: Path) -> ReportResult:
+    """Write ``out_dir/<experiment>/``; files already current are not rewritten."""
+    with ExitStack() as stack:
+        report, files = render(_connection(source, stack), experiment)
+    directory = out_dir / experiment
+    stale, obsolete = _diff(directory, files)
+    for rel in stale:
+        _write_atomic(directory / rel, files[rel])
+    for rel in obsolete:
+        (directory / rel).unlink()
+    return ReportResult(experiment, directory, report.headline, stale, obsolete)
+
+
+def check_report(source: Connection | Settings, experiment: str, out_dir: Path) -> ReportResult:
+    """What ``write_report`` would change, without writing (``written``/``removed``)."""
+    with ExitStack() as stack:
+        report, files = render(_connection(source, stack), experiment)
+    directory = out_dir / experiment
+    stale, obsolete = _diff(directory, files)
+    return ReportResult(experiment, directory, report.headline, stale, obsolete)

@@ -1,4 +1,4 @@
-"""``benchctl export``."""
+"""``benchctl export`` and ``benchctl import``."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import typer
 from benchctl.cli.options import Root
 from benchctl.db.connection import connect
 from benchctl.export.bundle import Format, export_experiment
+from benchctl.export.restore import restore_bundle
 from benchctl.settings import Settings
 
 
@@ -49,3 +50,33 @@ def export(
         result = export_experiment(conn, experiment, out, fmt)
     for name, rows in result.files.items():
         typer.echo(f"wrote {result.directory / name} ({rows:,} rows)")
+
+
+def import_bundle(
+    bundle: Annotated[
+        Path,
+        typer.Argument(
+            help="Folder of a bundle written by `benchctl export --format csv`.",
+            exists=True,
+            file_okay=False,
+            show_default=False,
+        ),
+    ],
+    root: Root = Path(),
+) -> None:
+    """Load an exported CSV bundle into the benchmark database, for analysis or reports.
+
+    Restores the bundle's manifests, sessions and requests in one transaction, into a
+    database that does not have its experiment yet (point BENCHCTL_DATABASE_URL at a
+    scratch one). `benchctl report` then writes the same report as the one made from the
+    original data, byte for byte.
+
+    Examples:
+
+      BENCHCTL_DATABASE_URL=postgresql:///scratch benchctl import artifacts/demo/data
+
+      benchctl report demo --out /tmp/reports
+    """
+    with connect(Settings.from_env(root), upgrade=True) as conn:
+        experiment = restore_bundle(conn, bundle)
+    typer.echo(f"imported experiment {experiment} from {bundle}")

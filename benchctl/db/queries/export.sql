@@ -84,3 +84,28 @@ UNION ALL
 SELECT 'HarnessProfile', name, version, spec, retired_at IS NOT NULL FROM harness_profiles
 WHERE name IN (SELECT spec -> 'spec' ->> 'harness_profile' FROM used_variants)
 ORDER BY kind, name, version
+
+-- name: export.restore_object
+-- A manifest as a bundle recorded it. Its comparability fields only matter to `plan`, which a
+-- restored database is not for.
+INSERT INTO {table} (name, version, spec, content_hash, comparable, retired_at)
+VALUES (%(name)s, %(version)s, %(spec)s, %(content_hash)s, '{{}}'::jsonb,
+    CASE WHEN %(retired)s THEN now() END)
+
+-- name: export.experiment_exists
+SELECT EXISTS (SELECT 1 FROM experiments WHERE name = %(experiment)s) AS present
+
+-- name: export.restore_stage
+-- No constraints: CREATE TABLE AS copies columns only, so a bundle may leave some out.
+CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT * FROM {table} WITH NO DATA
+
+-- name: export.restore_requests_fill
+-- Bundles carry no key hashes; restored requests get an empty one.
+UPDATE {stage} SET key_hash = '' WHERE key_hash IS NULL
+
+-- name: export.restore_insert
+-- Only the bundle's columns: the others take the table's defaults.
+INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}
+
+-- name: export.restore_copy
+COPY {stage} ({columns}) FROM STDIN WITH (FORMAT csv)

@@ -9,6 +9,7 @@ Every message is a sentence a user can act on: what went wrong, and what to do n
     ├── PlanError           the manifests ask for something reconciliation must refuse
     │   └── StalePlanError  a saved plan no longer matches the state it was made against
     ├── LockError           another apply holds the state lock (names the holder)
+    ├── StackError          a part of the local stack (`benchctl up`) failed to start or stop
     └── ProxyError          the LiteLLM proxy refused or could not be reached
         ├── ProxyUnavailable      nothing answers at the proxy URL
         ├── ProxyAuthError        the master key is missing or wrong
@@ -64,6 +65,10 @@ class StalePlanError(PlanError):
 
 class LockError(BenchctlError):
     """Another benchctl holds the state lock; the message names the holder and since when."""
+
+
+class StackError(BenchctlError):
+    """A part of the local stack failed to start or stop; names its log file and its last lines."""
 
 
 class ProxyError(BenchctlError):

@@ -16,7 +16,7 @@ from benchctl.cli.app import app
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["proxy_stack"]
+pytest_plugins = ["proxy_stack", "prometheus_stack"]
 
 
 @pytest.fixture

@@ -9,7 +9,22 @@ from rich.console import Console
 from typer.core import TyperGroup
 
 from benchctl import __version__
-from benchctl.cli import apply, db, plan, render, schemas, session, sim, unlock, validate
+from benchctl.cli import (
+    apply,
+    collect,
+    db,
+    demo,
+    export,
+    plan,
+    render,
+    report,
+    schemas,
+    session,
+    sim,
+    stack,
+    unlock,
+    validate,
+)
 from benchctl.errors import BenchctlError
 
 
@@ -42,12 +57,21 @@ app = typer.Typer(
 )
 
 
+app.command("demo")(demo.demo)
 app.command("validate")(validate.validate)
 app.command("plan")(plan.plan)
 app.command("apply")(apply.apply)
 app.command("force-unlock")(unlock.force_unlock)
 app.command("schemas")(schemas.schemas)
 app.command("sim")(sim.sim)
+app.command("collect")(collect.collect)
+app.command("purge-content")(collect.purge_content)
+app.command("up")(stack.up)
+app.command("down")(stack.down)
+app.command("status")(stack.status)
+app.command("report")(report.report)
+app.command("export")(export.export)
+app.command("import")(export.import_bundle)
 app.add_typer(session.session_app, name="session")
 app.add_typer(db.db_app, name="db")
 app.add_typer(render.render_app, name="render")

@@ -28,7 +28,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from types import TracebackType
@@ -46,6 +46,9 @@ from benchctl.errors import (
 
 # /key/list refuses larger pages.
 PAGE_SIZE = 100
+# /spend/logs/v2 refuses larger pages.
+SPEND_LOGS_PAGE_SIZE = 1000
+_SPEND_LOGS_DATE = "%Y-%m-%d %H:%M:%S"
 
 # Anything shaped like a LiteLLM key, including the masked `sk-...AbCd` form the proxy echoes.
 _KEY_LIKE = re.compile(r"(?<![A-Za-z0-9_])sk-[A-Za-z0-9_.\-]*")
@@ -186,6 +189,12 @@ class LiteLLMClient:
                 f" {_RENDER_HINT}."
             )
 
+    def model_info(self) -> list[dict[str, Any]]:
+        """``/model/info``: every model alias of the running config with its ``litellm_params``
+        (the proxy leaves credentials out and masks values under key-like names)."""
+        body = self._call("GET", "/model/info")
+        return [dict(entry) for entry in body.get("data") or [] if isinstance(entry, dict)]
+
     # -- keys ---------------------------------------------------------------------------------
 
     def generate_key(
@@ -302,6 +311,39 @@ class LiteLLMClient:
             # 404 "No keys found": none of them exists any more, which is what was asked for.
             if response.status_code != 404:
                 check_response(response, admin=True, secrets=(self._master_key,))
+
+    # -- spend logs ---------------------------------------------------------------------------
+
+    def spend_logs_v2(
+        self, *, start: datetime, end: datetime, page_size: int = SPEND_LOGS_PAGE_SIZE
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Pages of ``/spend/logs/v2`` rows whose ``startTime`` is in [start, end] (whole
+        seconds: the endpoint reads no fractions), oldest first; one request per page.
+
+        The endpoint filters on ``startTime`` only and caps its ``total`` (``total_is_capped``),
+        so pages are read until a short one, never counted from ``total``. It pages by offset
+        over ``startTime`` alone: rows written meanwhile, or sharing a start time across a page
+        boundary, can come twice; callers deduplicate by ``request_id``.
+        """
+        page = 1
+        while True:
+            body = self._call(
+                "GET",
+                "/spend/logs/v2",
+                params={
+                    "start_date": start.astimezone(UTC).strftime(_SPEND_LOGS_DATE),
+                    "end_date": end.astimezone(UTC).strftime(_SPEND_LOGS_DATE),
+                    "page": page,
+                    "page_size": page_size,
+                    "sort_by": "startTime",
+                    "sort_order": "asc",
+                },
+            )
+            rows = list(body.get("data") or [])
+            yield rows
+            if len(rows) < page_size:
+                return
+            page += 1
 
     # -- plumbing -----------------------------------------------------------------------------
 

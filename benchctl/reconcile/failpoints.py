@@ -1,4 +1,4 @@
-"""Named points where tests kill apply, to prove that every interruption converges.
+"""Named points where tests kill apply or collect, to prove that every interruption converges.
 
 ``BENCHCTL_FAILPOINT=open.key_created`` makes the process SIGKILL itself on reaching that point:
 no cleanup, no ``finally``, exactly like a crash or ``kill -9``. Unset, a failpoint costs one
@@ -29,6 +29,9 @@ POINTS = (
     "rotate.key_created",
     "rotate.env_written",
     "rotate.recorded",
+    "collect.batch_copied",
+    "collect.batch_merged",
+    "collect.batch_committed",
 )
 
 

@@ -46,6 +46,9 @@ CREATE TABLE requests (
     proxy_overhead_ms double precision,
     -- The key's metadata tags disagreed with the session the hash joined to (reported, not used).
     tag_mismatch boolean NOT NULL DEFAULT false,
+    -- 'key_alias' when the hash is no longer the session's (its key was replaced since) and the
+    -- row joined through the session's deterministic key alias, which LiteLLM logs from the key.
+    joined_by text NOT NULL DEFAULT 'key_hash' CHECK (joined_by IN ('key_hash', 'key_alias')),
     -- LiteLLM's updated_at of the source row: a later version of a row replaces an earlier one.
     source_updated_at timestamptz
 );
@@ -61,7 +64,16 @@ CREATE TABLE unattributed_requests (
     key_alias text,
     requested_model text,
     started_at timestamptz NOT NULL,
-    reason text NOT NULL
+    reason text NOT NULL,
+    source_updated_at timestamptz
+);
+
+-- Rows of keys that are not this database's (other keys of a shared proxy): only their id and
+-- why, so that collecting the same window again need not fetch and classify them again.
+CREATE TABLE skipped_requests (
+    request_id text PRIMARY KEY,
+    reason text NOT NULL,
+    source_updated_at timestamptz
 );
 
 -- Prompt/response content, only for experiments that enable capture, after their redaction
@@ -72,6 +84,8 @@ CREATE TABLE request_content (
     experiment text NOT NULL,
     messages jsonb,
     response jsonb,
+    -- When the call ended and its retention ends: from the proxy's record, never the collector's
+    -- clock, so collecting again writes the same row.
     captured_at timestamptz NOT NULL,
     expires_at timestamptz NOT NULL
 );
@@ -85,12 +99,16 @@ CREATE TABLE collect_watermarks (
     updated_at timestamptz NOT NULL DEFAULT now()
 );
 
--- Latency, TTFT and overhead histograms per key alias from Prometheus, for what spend logs lack.
+-- Latency, TTFT and overhead histograms per key alias from Prometheus, for what spend logs lack:
+-- the cumulative bucket counts (metric `<name>`, upper bound `le`, 'Infinity' for +Inf) and the
+-- sum of observations (metric `<name>_sum`, le 'Infinity'), as of `observed_at`. A later collect
+-- replaces them: the counters only grow while the proxy runs.
 CREATE TABLE prometheus_samples (
     key_alias text NOT NULL,
+    session_id uuid REFERENCES sessions (id),
     metric text NOT NULL,
     le double precision NOT NULL,
-    observed_at timestamptz NOT NULL,
     value double precision NOT NULL,
-    PRIMARY KEY (key_alias, metric, le, observed_at)
+    observed_at timestamptz NOT NULL,
+    PRIMARY KEY (key_alias, metric, le)
 );

@@ -1,6 +1,7 @@
 -- Rollups: the figures reports and dashboards read, computed in SQL from requests and sessions.
--- Deterministic: percentile_cont over a defined ORDER BY, sums of exact integers, and ratios of
--- those; no now(). Latency and tokens/s are over successful calls (an error's latency measures
+-- Deterministic: percentile_cont over a defined ORDER BY, sums of exact integers, sums of
+-- floats taken as numeric (exact, so the order rows arrive in cannot change the last digit, as
+-- it can for a float sum under another plan), and ratios of those; no now(). Latency and tokens/s are over successful calls (an error's latency measures
 -- the failure, not the model); TTFT only over calls whose TTFT was measured.
 
 CREATE VIEW session_rollups AS
@@ -41,8 +42,9 @@ SELECT
     coalesce(sum(r.reasoning_tokens), 0) AS reasoning_tokens,
     coalesce(sum(r.cached_read_tokens)::double precision / nullif(sum(r.prompt_tokens), 0), 0)
         AS cache_hit_ratio,
-    coalesce(sum(r.cost_usd), 0) AS cost_usd,
-    coalesce(sum(r.litellm_spend_usd), 0) AS litellm_spend_usd,
+    coalesce(sum(r.cost_usd::numeric), 0)::double precision AS cost_usd,
+    coalesce(sum(r.litellm_spend_usd::numeric), 0)::double precision
+        AS litellm_spend_usd,
     min(r.started_at) AS first_request_at,
     max(r.ended_at) AS last_request_at
 FROM sessions s
@@ -50,7 +52,9 @@ LEFT JOIN requests r ON r.session_id = s.id
 GROUP BY s.id;
 
 -- Request-level figures at three levels in one pass: GROUPING SETS keeps one definition of
--- every aggregate; coarser levels have NULL in the columns they do not group by.
+-- every aggregate; coarser levels have NULL in the columns they do not group by. Aborted
+-- sessions are left out here as in outcome_rollups, so that both sides of `rollups` count the
+-- same sessions (session_rollups still shows them, one by one).
 CREATE VIEW request_rollups AS
 SELECT
     CASE grouping(r.variant, r.variant_version, r.task_card)
@@ -92,9 +96,11 @@ SELECT
     sum(r.reasoning_tokens) AS reasoning_tokens,
     coalesce(sum(r.cached_read_tokens)::double precision / nullif(sum(r.prompt_tokens), 0), 0)
         AS cache_hit_ratio,
-    coalesce(sum(r.cost_usd), 0) AS cost_usd,
-    coalesce(sum(r.litellm_spend_usd), 0) AS litellm_spend_usd
+    coalesce(sum(r.cost_usd::numeric), 0)::double precision AS cost_usd,
+    coalesce(sum(r.litellm_spend_usd::numeric), 0)::double precision
+        AS litellm_spend_usd
 FROM requests r
+JOIN sessions s ON s.id = r.session_id AND s.status <> 'aborted'
 GROUP BY GROUPING SETS (
     (r.experiment, r.variant, r.variant_version, r.task_card),
     (r.experiment, r.variant, r.variant_version),
@@ -117,8 +123,9 @@ SELECT
     (count(*) FILTER (WHERE s.outcome = 'success'))::double precision
         / nullif(count(*) FILTER (WHERE s.outcome IS NOT NULL), 0) AS success_rate,
     percentile_cont(0.5) WITHIN GROUP (ORDER BY s.duration_s) AS session_duration_p50_s,
-    sum(s.cost_usd) / nullif(count(*) FILTER (WHERE s.outcome = 'success'), 0)
-        AS cost_per_success_usd
+    -- What the finished sessions spent per success: open sessions may still succeed.
+    (sum(s.cost_usd::numeric) FILTER (WHERE s.outcome IS NOT NULL))::double precision
+        / nullif(count(*) FILTER (WHERE s.outcome = 'success'), 0) AS cost_per_success_usd
 FROM session_rollups s
 WHERE s.status <> 'aborted'
 GROUP BY GROUPING SETS (

@@ -36,13 +36,10 @@ import json
 import math
 import os
 import platform
-import shutil
 import statistics
 import sys
 import tempfile
 import time
-import uuid
-import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
@@ -52,6 +49,7 @@ from typing import Any
 
 import httpx
 import psycopg
+from benchpg import fresh_database, postgres
 from psycopg import sql
 
 from benchctl.db import migrate
@@ -258,33 +256,6 @@ def check_valid(root: Path, expected: int) -> None:
 # --------------------------------------------------------------------------------------------
 # The database: a throw-away PostgreSQL, one fresh database per case
 # --------------------------------------------------------------------------------------------
-
-
-@contextmanager
-def postgres() -> Iterator[str]:
-    """Maintenance URL of a pgserver PostgreSQL in a 0755 folder under /tmp, stopped after."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR is not set
-        import pgserver
-
-    # As root, pgserver runs postgres as its own system user, which must reach the folder.
-    datadir = Path(tempfile.mkdtemp(prefix="benchctl-plan-scale-pg-"))
-    datadir.chmod(0o755)
-    server = pgserver.get_server(datadir, cleanup_mode="stop")  # type: ignore[attr-defined]
-    try:
-        yield str(server.get_uri("postgres"))
-    finally:
-        server.cleanup()
-        shutil.rmtree(datadir, ignore_errors=True)
-
-
-def fresh_database(maintenance_url: str) -> str:
-    name = f"plan_scale_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(maintenance_url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 def fake_key_hash(sid: str) -> str:
@@ -501,7 +472,7 @@ def measure(
         counts, entries = generate(root, n, sessions)
         check_valid(root, counts.objects)
         expires = datetime.now(UTC) + timedelta(seconds=TTL_SECONDS)
-        url = fresh_database(maintenance_url)
+        url = fresh_database(maintenance_url, "plan_scale")
         say(f"{label}: applying the objects and inserting the sessions ...")
         prepare(url, root, entries, expires)
         proxy = FakeProxy.with_sessions(entries, expires)
@@ -643,7 +614,7 @@ def main(argv: list[str] | None = None) -> None:
             (f"N={args.open_sessions_n:,}+sessions", args.open_sessions_n, args.open_sessions)
         )
     say("starting a throw-away PostgreSQL (pgserver) ...")
-    with postgres() as maintenance_url:
+    with postgres("plan-scale") as maintenance_url:
         pg = server_version(maintenance_url)
         results = [
             measure(label, maintenance_url, n, sessions, args.repeats, say)

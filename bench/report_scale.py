@@ -35,14 +35,12 @@ import sys
 import tempfile
 import time
 import uuid
-import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import psycopg
+from benchpg import fresh_database, postgres
 from psycopg import sql
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
@@ -73,33 +71,6 @@ REQUEST_COLUMNS = (
     "ttft_quality", "output_tokens_per_s", "prompt_tokens", "completion_tokens",
     "cached_read_tokens", "cost_usd", "litellm_spend_usd", "status", "proxy_overhead_ms",
 )  # fmt: skip
-
-
-@contextmanager
-def postgres() -> Iterator[str]:
-    """Maintenance URL of a pgserver PostgreSQL in a 0755 folder under /tmp, stopped after."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # platformdirs: XDG_RUNTIME_DIR is not set
-        import pgserver
-
-    # As root, pgserver runs postgres as its own system user, which must reach the folder.
-    datadir = Path(tempfile.mkdtemp(prefix="benchctl-report-scale-pg-"))
-    datadir.chmod(0o755)
-    server = pgserver.get_server(datadir, cleanup_mode="stop")  # type: ignore[attr-defined]
-    try:
-        yield str(server.get_uri("postgres"))
-    finally:
-        server.cleanup()
-        shutil.rmtree(datadir, ignore_errors=True)
-
-
-def fresh_database(maintenance_url: str) -> str:
-    name = f"report_scale_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(maintenance_url)
-    info["dbname"] = name
-    return psycopg.conninfo.make_conninfo(**info)
 
 
 def _document(kind: str, name: str, spec: dict[str, Any]) -> Jsonb:
@@ -306,8 +277,8 @@ def main(argv: list[str] | None = None) -> None:
             print(message, file=sys.stderr, flush=True)
 
     say("starting a throw-away PostgreSQL (pgserver) ...")
-    with postgres() as maintenance_url:
-        url = fresh_database(maintenance_url)
+    with postgres("report-scale") as maintenance_url:
+        url = fresh_database(maintenance_url, "report_scale")
         with psycopg.connect(url) as conn:
             pg = str(conn.execute("SHOW server_version").fetchone()[0])
         say(f"loading {args.requests:,} requests in {args.sessions:,} sessions (COPY) ...")

@@ -14,8 +14,9 @@ It counts, per plan:
   goes through ``Cursor.execute``), and connections opened;
 * LiteLLM requests: ``LiteLLMClient.requests_made``. The proxy is a fake behind an
   ``httpx.MockTransport`` that answers ``/v2/key/info`` (every requested alias it holds, not
-  blocked, not expired) and ``/key/list`` (``total_count`` = the live keys): this benchmarks how
-  many requests benchctl makes, not LiteLLM.
+  blocked, not expired), ``/key/list`` (``total_count`` = the live keys) and ``/model/info``
+  (the rendered config's models, so no config drift): this benchmarks how many requests
+  benchctl makes, not LiteLLM.
 
 The claim holds when every case makes the same number of queries and requests; otherwise the
 script exits 1. Times are medians of ``--repeats`` plans after one warm-up, with the stages
@@ -54,6 +55,7 @@ from psycopg import sql
 
 from benchctl.db import migrate
 from benchctl.litellm.client import LiteLLMClient
+from benchctl.litellm.config import render_config
 from benchctl.manifests.loader import load_repository
 from benchctl.reconcile import engine
 from benchctl.reconcile.actual import read_database
@@ -308,9 +310,11 @@ class FakeProxy:
     """Holds one live key per open session; answers like LiteLLM 1.106.2's admin API."""
 
     keys: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # What /model/info answers: the proxy runs the config the manifests render.
+    models: list[dict[str, Any]] = field(default_factory=list)
 
     @classmethod
-    def with_sessions(cls, entries: list[Entry], expires: datetime) -> FakeProxy:
+    def with_sessions(cls, root: Path, entries: list[Entry], expires: datetime) -> FakeProxy:
         keys = {}
         for e in entries:
             sid = session_id(e.experiment, e.variant, e.task_card, 1)
@@ -324,7 +328,8 @@ class FakeProxy:
                 "max_budget": 5.0,
                 "spend": 0.0,
             }
-        return cls(keys)
+        models = render_config(load_repository(root).repository)["model_list"]
+        return cls(keys, models)
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         if request.url.path == "/v2/key/info" and request.method == "POST":
@@ -353,6 +358,8 @@ class FakeProxy:
                     "total_pages": math.ceil(len(found) / size),
                 },
             )
+        if request.url.path == "/model/info" and request.method == "GET":
+            return httpx.Response(200, json={"data": self.models})
         return httpx.Response(404, json={"detail": f"the fake has no {request.url.path}"})
 
 
@@ -475,7 +482,7 @@ def measure(
         url = fresh_database(maintenance_url, "plan_scale")
         say(f"{label}: applying the objects and inserting the sessions ...")
         prepare(url, root, entries, expires)
-        proxy = FakeProxy.with_sessions(entries, expires)
+        proxy = FakeProxy.with_sessions(root, entries, expires)
         settings = Settings(
             root=root, database_url=url, proxy_url=PROXY_URL, proxy_master_key=MASTER_KEY
         )

@@ -51,19 +51,29 @@ FROM sessions s
 LEFT JOIN requests r ON r.session_id = s.id
 GROUP BY s.id;
 
--- Request-level figures at three levels in one pass: GROUPING SETS keeps one definition of
--- every aggregate; coarser levels have NULL in the columns they do not group by. Aborted
+-- The three levels rollups are computed at, as one row's grouping keys; coarser levels have NULL
+-- in the columns they do not group by. Views aggregate each row once per level. Unlike GROUPING
+-- SETS, this lets a filter on the experiment reach the tables' indexes, so a report of one
+-- experiment does not aggregate every experiment in the database.
+CREATE FUNCTION rollup_levels(text, integer, text)
+RETURNS TABLE (level text, variant text, variant_version integer, task_card text)
+LANGUAGE sql IMMUTABLE
+AS $$
+    VALUES ('variant_task', $1, $2, $3),
+        ('variant', $1, $2, NULL),
+        ('experiment', NULL, NULL, NULL)
+$$;
+
+-- Request-level figures at the three levels, each aggregate defined once. Aborted
 -- sessions are left out here as in outcome_rollups, so that both sides of `rollups` count the
 -- same sessions (session_rollups still shows them, one by one).
 CREATE VIEW request_rollups AS
 SELECT
-    CASE grouping(r.variant, r.variant_version, r.task_card)
-        WHEN 0 THEN 'variant_task' WHEN 1 THEN 'variant' ELSE 'experiment'
-    END AS level,
+    k.level,
     r.experiment,
-    r.variant,
-    r.variant_version,
-    r.task_card,
+    k.variant,
+    k.variant_version,
+    k.task_card,
     count(*) AS requests,
     count(*) FILTER (WHERE r.status = 'failure') AS errors,
     (count(*) FILTER (WHERE r.status = 'failure'))::double precision / count(*) AS error_rate,
@@ -101,22 +111,17 @@ SELECT
         AS litellm_spend_usd
 FROM requests r
 JOIN sessions s ON s.id = r.session_id AND s.status <> 'aborted'
-GROUP BY GROUPING SETS (
-    (r.experiment, r.variant, r.variant_version, r.task_card),
-    (r.experiment, r.variant, r.variant_version),
-    (r.experiment)
-);
+CROSS JOIN LATERAL rollup_levels(r.variant, r.variant_version, r.task_card) k
+GROUP BY r.experiment, k.level, k.variant, k.variant_version, k.task_card;
 
 -- Session outcomes at the same three levels: success rate and cost per successful task.
 CREATE VIEW outcome_rollups AS
 SELECT
-    CASE grouping(s.variant, s.variant_version, s.task_card)
-        WHEN 0 THEN 'variant_task' WHEN 1 THEN 'variant' ELSE 'experiment'
-    END AS level,
+    k.level,
     s.experiment,
-    s.variant,
-    s.variant_version,
-    s.task_card,
+    k.variant,
+    k.variant_version,
+    k.task_card,
     count(*) AS sessions,
     count(*) FILTER (WHERE s.outcome IS NOT NULL) AS sessions_with_outcome,
     count(*) FILTER (WHERE s.outcome = 'success') AS sessions_succeeded,
@@ -127,23 +132,24 @@ SELECT
     (sum(s.cost_usd::numeric) FILTER (WHERE s.outcome IS NOT NULL))::double precision
         / nullif(count(*) FILTER (WHERE s.outcome = 'success'), 0) AS cost_per_success_usd
 FROM session_rollups s
+CROSS JOIN LATERAL rollup_levels(s.variant, s.variant_version, s.task_card) k
 WHERE s.status <> 'aborted'
-GROUP BY GROUPING SETS (
-    (s.experiment, s.variant, s.variant_version, s.task_card),
-    (s.experiment, s.variant, s.variant_version),
-    (s.experiment)
-);
+GROUP BY s.experiment, k.level, k.variant, k.variant_version, k.task_card;
 
+-- Every request_rollups group has its outcome_rollups group (a request's experiment, variant
+-- and task card are its session's, and both leave aborted sessions out), so a LEFT JOIN loses
+-- nothing; and with the grouping columns taken from one side, a filter on them reaches both
+-- sides' scans instead of waiting above a join of every experiment.
 CREATE VIEW rollups AS
 SELECT
-    coalesce(o.level, q.level) AS level,
-    coalesce(o.experiment, q.experiment) AS experiment,
-    coalesce(o.variant, q.variant) AS variant,
-    coalesce(o.variant_version, q.variant_version) AS variant_version,
-    coalesce(o.task_card, q.task_card) AS task_card,
-    coalesce(o.sessions, 0) AS sessions,
-    coalesce(o.sessions_with_outcome, 0) AS sessions_with_outcome,
-    coalesce(o.sessions_succeeded, 0) AS sessions_succeeded,
+    o.level,
+    o.experiment,
+    o.variant,
+    o.variant_version,
+    o.task_card,
+    o.sessions,
+    o.sessions_with_outcome,
+    o.sessions_succeeded,
     o.success_rate,
     o.session_duration_p50_s,
     o.cost_per_success_usd,
@@ -158,7 +164,7 @@ SELECT
     q.prompt_tokens, q.completion_tokens, q.cached_read_tokens, q.cache_write_tokens,
     q.reasoning_tokens, q.cache_hit_ratio, q.cost_usd, q.litellm_spend_usd
 FROM outcome_rollups o
-FULL JOIN request_rollups q
+LEFT JOIN request_rollups q
     ON q.level = o.level
     AND q.experiment = o.experiment
     AND q.variant IS NOT DISTINCT FROM o.variant

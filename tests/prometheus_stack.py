@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +17,11 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
+
+from benchctl.errors import StackError
+from benchctl.stack.parts import start_prometheus, stop_process
+from benchctl.stack.prometheus import render_scrape_config
+from benchctl.stack.state import stack_dir
 
 from proxy_stack import ProxyStack, free_port
 
@@ -48,53 +51,22 @@ def _unavailable(reason: str) -> NoReturn:
 def prometheus(
     litellm_proxy: ProxyStack, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[PrometheusStack]:
+    """Started the way `benchctl up` starts it, scraping the test proxy every second."""
     binary = shutil.which("prometheus")
     if binary is None:
         _unavailable("no `prometheus` on PATH (Debian: apt-get install prometheus)")
     workdir = tmp_path_factory.mktemp("prometheus")
-    target = urlsplit(litellm_proxy.url).netloc
-    config = workdir / "prometheus.yml"
-    config.write_text(
-        f"global:\n  scrape_interval: {SCRAPE_INTERVAL}\n"
-        "scrape_configs:\n"
-        "  - job_name: litellm\n"
-        # /metrics redirects (307) to /metrics/.
-        "    metrics_path: /metrics/\n"
-        f"    static_configs:\n      - targets: ['{target}']\n",
-        encoding="utf-8",
+    stack_dir(workdir).mkdir(parents=True)
+    config = render_scrape_config(
+        [urlsplit(litellm_proxy.url).netloc], scrape_interval=SCRAPE_INTERVAL
     )
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    log_path = workdir / "prometheus.log"
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            [binary, f"--config.file={config}", f"--storage.tsdb.path={workdir / 'tsdb'}",
-             f"--web.listen-address=127.0.0.1:{port}"],
-            stdout=log, stderr=subprocess.STDOUT,
-        )  # fmt: skip
     try:
-        _wait_ready(process, url, log_path)
-        yield PrometheusStack(url=url, log_path=log_path)
+        record = start_prometheus(
+            workdir, binary, config, port=free_port(), timeout=STARTUP_TIMEOUT_S
+        )
+    except StackError as exc:
+        _unavailable(str(exc))
+    try:
+        yield PrometheusStack(url=record.url, log_path=Path(str(record.log_path)))
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def _wait_ready(process: subprocess.Popen[bytes], url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT_S
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            tail = log_path.read_text(encoding="utf-8", errors="replace").splitlines()[-20:]
-            _unavailable(f"prometheus exited with code {process.returncode}:\n" + "\n".join(tail))
-        try:
-            if httpx.get(f"{url}/-/ready", timeout=2).status_code == 200:
-                return
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    process.kill()
-    _unavailable(f"prometheus was not ready within {STARTUP_TIMEOUT_S:g}s; see {log_path}")
+        stop_process(record)

@@ -116,8 +116,8 @@ def _copy(
 ) -> bool:
     if not rows:
         return False
-    statement = sql.SQL("COPY {} ({}) FROM STDIN (FORMAT BINARY)").format(
-        sql.Identifier(table), sql.SQL(", ").join(map(sql.Identifier, columns))
+    statement = query("collect.copy_in_binary").format(
+        table=sql.Identifier(table), columns=sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     with conn.cursor().copy(statement) as copy:
         copy.set_types(list(types))

@@ -16,7 +16,6 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 from psycopg.rows import tuple_row
 
 from benchctl.collect.spend_row import SpendRow, from_api
@@ -72,13 +71,8 @@ class DatabaseSource:
     def versions_into(self, target: Connection, since: datetime) -> None:
         """Copy (request_id, startTime, updated_at) of the window into the benchmark database's
         ``collect_seen``: the bytes of one binary COPY piped into another, never parsed."""
-        out = sql.SQL("COPY ({}) TO STDOUT (FORMAT BINARY)").format(
-            query("collect.litellm_versions")
-        )
-        into = (
-            "COPY collect_seen (request_id, started_at, source_updated_at)"
-            " FROM STDIN (FORMAT BINARY)"
-        )
+        out = query("collect.copy_out_binary").format(select=query("collect.litellm_versions"))
+        into = query("collect.copy_seen")
         try:
             with (
                 self._conn.cursor().copy(out, {"since": since}) as reader,

@@ -14,7 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from psycopg import sql
 from psycopg.rows import tuple_row
 
 from benchctl.db.connection import Connection
@@ -36,9 +35,7 @@ class ExportResult:
 
 
 def _copy_csv(conn: Connection, table: str, params: dict[str, Any], path: Path) -> int:
-    statement = sql.SQL("COPY ({}) TO STDOUT WITH (FORMAT csv, HEADER true)").format(
-        query(f"export.{table}")
-    )
+    statement = query("export.copy_csv").format(select=query(f"export.{table}"))
     with conn.cursor() as cur, path.open("wb") as out:
         # COPY takes no server-side parameters; psycopg binds these on the client.
         with cur.copy(statement, params) as copy:
@@ -49,7 +46,7 @@ def _copy_csv(conn: Connection, table: str, params: dict[str, Any], path: Path) 
 
 def _stream_jsonl(conn: Connection, table: str, params: dict[str, Any], path: Path) -> int:
     # A plain projection over the ordered query keeps its order.
-    statement = sql.SQL("SELECT row_to_json(t)::text FROM ({}) t").format(query(f"export.{table}"))
+    statement = query("export.jsonl").format(select=query(f"export.{table}"))
     rows = 0
     with (
         conn.cursor(name=f"benchctl_export_{table}", row_factory=tuple_row) as cur,

@@ -23,6 +23,7 @@ import httpx
 import psycopg
 
 from benchctl.db import embedded
+from benchctl.db.queries import query
 from benchctl.errors import StackError
 from benchctl.litellm.config import (
     DATABASE_URL_ENV,
@@ -59,7 +60,7 @@ def _http_probe(url: str, check: Callable[[httpx.Response], str | None]) -> str 
 def probe_postgres(url: str) -> str | None:
     try:
         with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
-            conn.execute("SELECT 1")
+            conn.execute(query("stack.ping"))
     except psycopg.Error as exc:
         return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return None

@@ -203,3 +203,13 @@ WITH purged AS (
     RETURNING 1
 )
 SELECT count(*) AS purged FROM purged
+
+-- name: collect.copy_out_binary
+-- Wraps a named SELECT: its rows as one binary COPY stream.
+COPY ({select}) TO STDOUT (FORMAT BINARY)
+
+-- name: collect.copy_seen
+COPY collect_seen (request_id, started_at, source_updated_at) FROM STDIN (FORMAT BINARY)
+
+-- name: collect.copy_in_binary
+COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)

@@ -109,3 +109,11 @@ INSERT INTO {table} ({columns}) SELECT {columns} FROM {stage}
 
 -- name: export.restore_copy
 COPY {stage} ({columns}) FROM STDIN WITH (FORMAT csv)
+
+-- name: export.copy_csv
+-- Wraps a named SELECT: its rows as CSV with a header line.
+COPY ({select}) TO STDOUT WITH (FORMAT csv, HEADER true)
+
+-- name: export.jsonl
+-- Wraps a named SELECT: each row as one JSON object, in the query's order.
+SELECT row_to_json(t)::text FROM ({select}) t

@@ -1,0 +1,3 @@
+-- name: stack.ping
+-- The embedded PostgreSQL's health probe: it accepts connections and runs a query.
+SELECT 1

@@ -7,15 +7,14 @@ from typing import Annotated
 
 import typer
 
-from benchctl.errors import ManifestError, UsageError
+from benchctl.errors import UsageError
 from benchctl.litellm.config import (
     DEFAULT_BATCH_WRITE_SECONDS,
     config_fingerprint,
     dump_config,
     render_config,
 )
-from benchctl.manifests.loader import discover, load_repository
-from benchctl.manifests.models import FOLDER_KIND
+from benchctl.manifests.loader import load_valid_repository
 
 render_app = typer.Typer(
     help="Render files for the components around benchctl from the manifests.",
@@ -89,16 +88,7 @@ def litellm_config(
 
       benchctl render litellm-config --api-base sim=http://127.0.0.1:9000/v1
     """
-    if not discover(root):
-        folders = ", ".join(f"{f}/" for f in FOLDER_KIND)
-        raise UsageError(
-            f"no manifests found under {root}: expected YAML files in {folders}."
-            " Run benchctl from the repository root or pass --root."
-        )
-    result = load_repository(root)
-    if not result.ok:
-        raise ManifestError(result.errors)
-    repository = result.repository
+    repository = load_valid_repository(root)
     overrides = _api_bases(api_base or [], set(repository.providers))
     config = render_config(
         repository, api_base_overrides=overrides, batch_write_seconds=batch_write_interval

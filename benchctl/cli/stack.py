@@ -14,9 +14,7 @@ from rich.markup import escape
 from rich.status import Status
 
 from benchctl.cli.options import Root
-from benchctl.errors import ManifestError, UsageError
-from benchctl.manifests.catalog import Repository
-from benchctl.manifests.loader import discover, load_repository
+from benchctl.manifests.loader import load_valid_repository
 from benchctl.settings import Settings
 from benchctl.stack import Progress, StackOptions, StackStatus
 from benchctl.stack import down as stack_down
@@ -25,18 +23,6 @@ from benchctl.stack import up as stack_up
 from benchctl.stack.control import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT
 
 _ICON = {True: "[green]✓[/green]", False: "[red]✗[/red]"}
-
-
-def _repository(root: Path) -> Repository:
-    if not discover(root):
-        raise UsageError(
-            f"no manifests found under {root}: run benchctl from the repository root or pass"
-            " --root."
-        )
-    result = load_repository(root)
-    if not result.ok:
-        raise ManifestError(result.errors)
-    return result.repository
 
 
 def _progress(status: Status, console: Console) -> Callable[[Progress], None]:
@@ -125,7 +111,7 @@ def up(
 
       benchctl up --restart-proxy      # after changing variants
     """
-    repository = _repository(root)
+    repository = load_valid_repository(root)
     settings = Settings.from_env(root)
     err = Console(stderr=True, soft_wrap=True)
     options = StackOptions(

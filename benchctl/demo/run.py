@@ -24,7 +24,7 @@ from benchctl.demo.harness import SessionRun, read_env_file, run_session
 from benchctl.errors import BenchctlError
 from benchctl.export.bundle import export_experiment
 from benchctl.manifests.editing import end_session
-from benchctl.manifests.loader import load_repository
+from benchctl.manifests.loader import load_valid_repository
 from benchctl.reconcile.engine import ApplyRequest, apply
 from benchctl.reconcile.envfile import env_path
 from benchctl.reconcile.sessions import list_sessions
@@ -71,7 +71,7 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
         on_step("stopping the previous demo's stack")
         down(Settings.local(space))
     experiment_file = workspace.prepare(root, space)
-    repository = load_repository(space).repository
+    repository = load_valid_repository(space)
     # Never BENCHCTL_DATABASE_URL or a proxy from the environment: the demo brings its own.
     settings = Settings.local(space)
     try:

@@ -10,6 +10,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from benchctl.errors import ManifestError, UsageError
 from benchctl.manifests.catalog import Loaded, Repository
 from benchctl.manifests.diagnostics import Diagnostic
 from benchctl.manifests.models import (
@@ -197,3 +198,22 @@ def load_repository(root: Path, paths: Sequence[Path] | None = None) -> Validati
         checked = len(files)
     diagnostics.sort(key=Diagnostic.sort_key)
     return ValidationResult(repository, diagnostics, checked)
+
+
+def load_valid_repository(root: Path) -> Repository:
+    """The repository under ``root``, for commands that act on it: every manifest valid.
+
+    Raises UsageError when ``root`` holds no manifests at all (an empty or wrong --root would
+    otherwise look like a repository whose objects were all removed), ManifestError listing the
+    diagnostics when any is invalid.
+    """
+    if not discover(root):
+        folders = ", ".join(f"{f}/" for f in FOLDER_KIND)
+        raise UsageError(
+            f"no manifests found under {root}: expected YAML files in {folders}."
+            " Run benchctl from the repository root or pass --root."
+        )
+    result = load_repository(root)
+    if not result.ok:
+        raise ManifestError(result.errors)
+    return result.repository

@@ -14,7 +14,6 @@ from pydantic import ValidationError
 
 from benchctl.db.connection import Connection, connect
 from benchctl.errors import (
-    ManifestError,
     ProxyAuthError,
     ProxyError,
     ProxyUnavailable,
@@ -24,7 +23,7 @@ from benchctl.errors import (
 from benchctl.litellm.client import LiteLLMClient
 from benchctl.litellm.config import config_fingerprint, render_config
 from benchctl.manifests.catalog import Repository
-from benchctl.manifests.loader import discover, load_repository
+from benchctl.manifests.loader import load_valid_repository
 from benchctl.reconcile.actual import read_database, read_keys
 from benchctl.reconcile.apply import Applier, ApplyResult
 from benchctl.reconcile.desired import DesiredState, desired_state
@@ -38,18 +37,10 @@ from benchctl.stack.state import load_state
 
 def load_manifests(root: Path) -> tuple[Repository, DesiredState]:
     """The valid repository (to render the proxy config from) and its desired state."""
-    if not discover(root):
-        # An empty or wrong --root would otherwise plan to retire everything.
-        raise UsageError(
-            f"no manifests found under {root}: run benchctl from the repository root or pass"
-            " --root."
-        )
-    result = load_repository(root)
-    if not result.ok:
-        raise ManifestError(result.errors)
+    repository = load_valid_repository(root)
     commit, dirty = manifest_commit(root)
-    desired = desired_state(result.repository, manifest_commit=commit, manifest_dirty=dirty)
-    return result.repository, desired
+    desired = desired_state(repository, manifest_commit=commit, manifest_dirty=dirty)
+    return repository, desired
 
 
 def load_desired(root: Path) -> DesiredState:

@@ -11,9 +11,10 @@ import shutil
 from pathlib import Path
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.comments import CommentedSeq
 
 from benchctl.errors import UsageError
+from benchctl.manifests.editing import open_entry
 from benchctl.manifests.models import FOLDER_KIND
 from benchctl.settings import STATE_DIR
 
@@ -52,12 +53,7 @@ def _write_grid(source: Path, target: Path) -> None:
     for variant in spec["variants"]:
         for task_card in spec["task_cards"]:
             for replicate in range(1, int(spec.get("replicates", 1)) + 1):
-                entry = CommentedMap()
-                entry["variant"] = variant
-                entry["task_card"] = task_card
-                entry["replicate"] = replicate
-                entry["status"] = "open"
-                grid.append(entry)
+                grid.append(open_entry(variant, task_card, replicate))
     spec["sessions"] = grid
     with target.open("w", encoding="utf-8") as handle:
         yaml.dump(document, handle)

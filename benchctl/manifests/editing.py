@@ -47,6 +47,16 @@ def _same(entry: Any, variant: str, task_card: str, replicate: int) -> bool:
     )
 
 
+def open_entry(variant: str, task_card: str, replicate: int) -> CommentedMap:
+    """A session entry asking for the session to be opened, as `session add` writes it."""
+    entry = CommentedMap()
+    entry["variant"] = variant
+    entry["task_card"] = task_card
+    entry["replicate"] = replicate
+    entry["status"] = "open"
+    return entry
+
+
 def add_session(path: Path, variant: str, task_card: str, replicate: int) -> None:
     yaml, document = _load(path)
     sessions = _entries(document)
@@ -54,12 +64,7 @@ def add_session(path: Path, variant: str, task_card: str, replicate: int) -> Non
         raise UsageError(
             f"{path} already has a session for {variant} on {task_card}, replicate {replicate}."
         )
-    entry = CommentedMap()
-    entry["variant"] = variant
-    entry["task_card"] = task_card
-    entry["replicate"] = replicate
-    entry["status"] = "open"
-    sessions.append(entry)
+    sessions.append(open_entry(variant, task_card, replicate))
     with path.open("w", encoding="utf-8") as handle:
         yaml.dump(document, handle)
 

@@ -106,3 +106,28 @@ def test_env_file_is_read_as_a_shell_would(tmp_path):
         "B": "plain",
         "TASK_PROMPT": "line one\nline two",
     }
+
+
+def test_workspace_holds_the_whole_grid_and_leaves_the_repository_alone(tmp_path):
+    from benchctl.demo import workspace
+    from benchctl.manifests.loader import load_valid_repository
+
+    before = (REPO_ROOT / "experiments" / "demo.yaml").read_text()
+    path = workspace.prepare(REPO_ROOT, tmp_path / "ws")
+    spec = load_valid_repository(tmp_path / "ws").experiments["demo"].model.spec
+    grid = {(s.variant, s.task_card, s.replicate) for s in spec.sessions}
+    assert len(grid) == len(spec.sessions) == len(spec.variants) * len(spec.task_cards) * 2
+    assert all(s.status == "open" for s in spec.sessions)
+    assert path.read_text() != before
+    assert (REPO_ROOT / "experiments" / "demo.yaml").read_text() == before
+    # Run again, it starts from nothing: the same grid, not twice the grid.
+    workspace.prepare(REPO_ROOT, tmp_path / "ws")
+    assert len(load_valid_repository(tmp_path / "ws").experiments["demo"].model.spec.sessions) == 24
+
+
+def test_workspace_needs_the_demo_experiment(tmp_path):
+    from benchctl.demo import workspace
+    from benchctl.errors import UsageError
+
+    with pytest.raises(UsageError, match="no experiments/demo.yaml"):
+        workspace.prepare(tmp_path, tmp_path / "ws")

@@ -129,5 +129,5 @@ def test_workspace_needs_the_demo_experiment(tmp_path):
     from benchctl.demo import workspace
     from benchctl.errors import UsageError
 
-    with pytest.raises(UsageError, match="no experiments/demo.yaml"):
+    with pytest.raises(UsageError, match=r"no experiments/demo\.yaml"):
         workspace.prepare(tmp_path, tmp_path / "ws")

@@ -13,10 +13,23 @@ from psycopg import sql
 from typer.testing import CliRunner
 
 from benchctl.cli.app import app
+from benchctl.manifests.models import FOLDER_KIND
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 pytest_plugins = ["proxy_stack", "prometheus_stack"]
+
+
+def copy_manifests(root: Path) -> Path:
+    """A copy of the example repository's manifests at ``root``, for tests that change them."""
+    for folder in FOLDER_KIND:
+        shutil.copytree(REPO_ROOT / folder, root / folder)
+    return root
+
+
+@pytest.fixture
+def example_repo(tmp_path: Path) -> Path:
+    return copy_manifests(tmp_path / "repo")
 
 
 @pytest.fixture

@@ -29,10 +29,12 @@ import psycopg
 import pytest
 from psycopg import sql
 
+from benchctl.db import migrate
 from benchctl.errors import StackError
 from benchctl.litellm.client import LiteLLMClient
 from benchctl.litellm.config import DATABASE_URL_ENV, MASTER_KEY_ENV, dump_config, render_config
 from benchctl.manifests.loader import load_repository
+from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
 from benchctl.stack import processes
 from benchctl.stack.parts import PREPARE_ENV, prepare, prisma_url, probe_proxy
 
@@ -74,6 +76,22 @@ def unavailable(reason: str) -> NoReturn:
     if os.environ.get("CI") == "true":
         pytest.fail(f"the LiteLLM proxy is required in CI: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+def session_env(proxy: ProxyStack, database_url: str) -> dict[str, str]:
+    """benchctl's environment for a test that opens sessions on the shared proxy: a migrated
+    database of its own, and no session keys left over from other tests."""
+    with proxy.client() as client:
+        stale = client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
+        client.delete_keys(aliases=[k.key_alias for k in stale if k.key_alias])
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        migrate.upgrade(conn)
+    return {
+        "BENCHCTL_DATABASE_URL": database_url,
+        "BENCHCTL_PROXY_URL": proxy.url,
+        "BENCHCTL_PROXY_MASTER_KEY": proxy.master_key,
+        "BENCHCTL_OPERATOR": "tester@example.org",
+    }
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 import sys
 import time
@@ -19,41 +18,26 @@ import psycopg
 import pytest
 from fixtures.litellm.spendlogs import CREATE_TABLE
 
-from benchctl.db import migrate
 from benchctl.litellm.client import hash_key
 from benchctl.manifests.loader import load_repository
-from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
 from benchctl.reconcile.envfile import key_from_file
 from benchctl.sim.behaviour import Prompt, sample
 
 from conftest import REPO_ROOT
+from proxy_stack import session_env
 
-FOLDERS = ("providers", "harness_profiles", "task_cards", "variants", "experiments")
 FAST, SLOW, TASK = "sdk-sim-fast", "sdk-sim-slow-cheap", "click-progressbar-tests"
 BATCH_WAIT_S = 30.0
 
 
 @pytest.fixture
-def repo(tmp_path):
-    root = tmp_path / "repo"
-    for folder in FOLDERS:
-        shutil.copytree(REPO_ROOT / folder, root / folder)
-    return root
+def repo(example_repo):
+    return example_repo
 
 
 @pytest.fixture
 def env(litellm_proxy, database_url):
-    with litellm_proxy.client() as client:
-        stale = client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
-        client.delete_keys(aliases=[k.key_alias for k in stale if k.key_alias])
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        migrate.upgrade(conn)
-    return {
-        "BENCHCTL_DATABASE_URL": database_url,
-        "BENCHCTL_PROXY_URL": litellm_proxy.url,
-        "BENCHCTL_PROXY_MASTER_KEY": litellm_proxy.master_key,
-        "BENCHCTL_OPERATOR": "tester@example.org",
-    }
+    return session_env(litellm_proxy, database_url)
 
 
 def cli(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
@@ -101,9 +85,9 @@ def chat(proxy, key: str, model: str, content: str, *, stream: bool = False) -> 
         return response.status_code
 
 
-def failing_prompt(model_id: str, kind: str, attempts: int) -> str:
-    """A prompt the simulator fails with ``kind`` on its first ``attempts`` occurrences: the
-    proxy's retries draw again, so every one of them must fail too."""
+def drawn_prompt(model_id: str, kind: str | None, attempts: int = 1) -> str:
+    """A prompt the simulator answers with error ``kind`` (None: success) on its first
+    ``attempts`` occurrences, so a test's expected statuses never depend on luck."""
     spec = load_repository(REPO_ROOT).repository.providers["sim"].model
     seed = spec.spec.simulator.seed
     nonce = uuid.uuid4().hex
@@ -123,7 +107,7 @@ def failing_prompt(model_id: str, kind: str, attempts: int) -> str:
             for i in range(attempts)
         ):
             return content
-    raise AssertionError(f"no prompt fails {attempts} times with {kind}")
+    raise AssertionError(f"no prompt draws {kind} {attempts} times")
 
 
 def wait_for_rows(proxy, hashes: set[str], count: int) -> None:
@@ -165,15 +149,15 @@ def test_traffic_lands_on_its_sessions_through_both_sources(
         sent.append((model, status))
 
     tag = uuid.uuid4().hex
-    send(fast, FAST, f"plain {tag}", 200)
-    send(fast, FAST, f"streamed {tag}", 200, stream=True)
+    send(fast, FAST, drawn_prompt("sim-fast", None), 200)
+    send(fast, FAST, drawn_prompt("sim-fast", None), 200, stream=True)
     send(fast, SLOW, f"not my model {tag}", 403)
-    send(slow, SLOW, failing_prompt("sim-slow-cheap", "rate_limit", 3), 429)
-    send(slow, SLOW, failing_prompt("sim-slow-cheap", "server_error", 3), 500)
+    send(slow, SLOW, drawn_prompt("sim-slow-cheap", "rate_limit", 3), 429)
+    send(slow, SLOW, drawn_prompt("sim-slow-cheap", "server_error", 3), 500)
     # An exhausted budget: the proxy refuses the key's next call.
     with litellm_proxy.client() as client:
         client.update_key(hash_key(slow), max_budget=1e-9)
-    send(slow, SLOW, f"spend it {tag}", 200, stream=True)
+    send(slow, SLOW, drawn_prompt("sim-slow-cheap", None), 200, stream=True)
     send(slow, SLOW, f"over budget {tag}", 400 + 22)
     wait_for_rows(litellm_proxy, {hash_key(fast), hash_key(slow)}, len(sent))
     api_env = {**env, "BENCHCTL_LITELLM_DATABASE_URL": ""}
@@ -241,9 +225,9 @@ def test_synthetic_table_matches_litellms(litellm_proxy, postgres_server):
 
 def test_prometheus_histograms_per_key_alias(repo, env, litellm_proxy, prometheus, database_url):
     keys = open_sessions(repo, env, [FAST])
-    tag = uuid.uuid4().hex
-    for n, stream in enumerate((False, True, False)):
-        assert chat(litellm_proxy, keys[FAST], FAST, f"prom {tag} {n}", stream=stream) == 200
+    for stream in (False, True, False):
+        prompt = drawn_prompt("sim-fast", None)
+        assert chat(litellm_proxy, keys[FAST], FAST, prompt, stream=stream) == 200
     with psycopg.connect(database_url) as conn:
         (alias,) = conn.execute("SELECT key_alias FROM sessions").fetchone()
     count = f'sum(litellm_request_total_latency_metric_count{{api_key_alias="{alias}"}})'

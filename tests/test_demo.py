@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO_ROOT
+from conftest import REPO_ROOT, copy_manifests
 
-FOLDERS = ("providers", "harness_profiles", "task_cards", "variants", "experiments")
 COMMITTED = REPO_ROOT / "artifacts" / "demo"
 # What the simulator's seed fixes: the same on every run. Timings are measured, so they are not.
 DETERMINISTIC = (
@@ -52,8 +51,7 @@ def demo_run() -> Iterator[tuple[subprocess.CompletedProcess[str], Path]]:
     root = Path(tempfile.mkdtemp(prefix="benchctl-demo-test-"))
     root.chmod(0o755)
     try:
-        for folder in FOLDERS:
-            shutil.copytree(REPO_ROOT / folder, root / folder)
+        copy_manifests(root)
         done = subprocess.run(
             [sys.executable, "-m", "benchctl", "demo", "--root", str(root)],
             env=env,

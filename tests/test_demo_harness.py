@@ -2,40 +2,25 @@
 
 from __future__ import annotations
 
-import shutil
 import time
 
 import psycopg
 import pytest
 
-from benchctl.db import migrate
 from benchctl.demo.harness import SessionRun, read_env_file, run_session
 from benchctl.litellm.client import hash_key
-from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
 
 from conftest import REPO_ROOT
+from proxy_stack import session_env
 
-FOLDERS = ("providers", "harness_profiles", "task_cards", "variants", "experiments")
 TASK = "click-progressbar-tests"
 
 
 @pytest.fixture
-def opened(tmp_path, litellm_proxy, database_url, run_cli):
+def opened(example_repo, litellm_proxy, database_url, run_cli):
     """Two open sessions of the demo experiment, one per SDK, with their env files."""
-    root = tmp_path / "repo"
-    for folder in FOLDERS:
-        shutil.copytree(REPO_ROOT / folder, root / folder)
-    with litellm_proxy.client() as client:
-        stale = client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
-        client.delete_keys(aliases=[k.key_alias for k in stale if k.key_alias])
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        migrate.upgrade(conn)
-    env = {
-        "BENCHCTL_DATABASE_URL": database_url,
-        "BENCHCTL_PROXY_URL": litellm_proxy.url,
-        "BENCHCTL_PROXY_MASTER_KEY": litellm_proxy.master_key,
-        "BENCHCTL_OPERATOR": "tester@example.org",
-    }
+    root = example_repo
+    env = session_env(litellm_proxy, database_url)
     for variant in ("sdk-sim-fast", "sdk-anthropic-sim-fast"):
         added = run_cli("session", "add", "demo", variant, TASK, "--root", str(root), env=env)
         assert added.exit_code == 0, added.output

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -13,44 +12,28 @@ import httpx
 import psycopg
 import pytest
 
-from benchctl.db import migrate
 from benchctl.litellm.client import hash_key
 from benchctl.reconcile.desired import KEY_ALIAS_PREFIX, key_alias
 from benchctl.reconcile.envfile import key_from_file
 
-from conftest import REPO_ROOT
+from proxy_stack import session_env
 
-FOLDERS = ("providers", "harness_profiles", "task_cards", "variants", "experiments")
 FAST, BALANCED, TASK = "sdk-sim-fast", "sdk-sim-balanced", "click-progressbar-tests"
 
 
 @pytest.fixture
-def repo(tmp_path):
-    root = tmp_path / "repo"
-    for folder in FOLDERS:
-        shutil.copytree(REPO_ROOT / folder, root / folder)
-    return root
+def repo(example_repo):
+    return example_repo
 
 
 @pytest.fixture
 def proxy(litellm_proxy):
-    """The shared proxy with no session keys left over from other tests."""
-    with litellm_proxy.client() as client:
-        stale = client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
-        client.delete_keys(aliases=[k.key_alias for k in stale if k.key_alias])
     return litellm_proxy
 
 
 @pytest.fixture
 def env(proxy, database_url):
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        migrate.upgrade(conn)
-    return {
-        "BENCHCTL_DATABASE_URL": database_url,
-        "BENCHCTL_PROXY_URL": proxy.url,
-        "BENCHCTL_PROXY_MASTER_KEY": proxy.master_key,
-        "BENCHCTL_OPERATOR": "tester@example.org",
-    }
+    return session_env(proxy, database_url)
 
 
 def cli(repo: Path, env: dict[str, str], *args: str, failpoint: str | None = None):

@@ -82,6 +82,46 @@ def test_depth_limit(tmp_path: Path):
     load(tmp_path, "a: " + "[" * 60 + "]" * 60 + "\n")
 
 
+DEEP_CASES = {
+    "flow-5000": ("x: " + "[" * 5_000 + "]" * 5_000 + "\n", (1, 68)),
+    "flow-maps-5000": ("{a: " * 5_000 + "1" + "}" * 5_000 + "\n", (1, 261)),
+    "block-5000": ("- " * 5_000 + "x\n", (1, 131)),
+    "staircase": ("x:\n" + "".join(" " * i + "- \n" for i in range(1, 1_400)), (66, 66)),
+}
+
+
+@pytest.fixture(
+    params=[None, 2**31 - 1, 1_000, 65],
+    ids=["installed", "pyyaml-6.0.3-unlimited", "pyyaml-6.0.4-default", "libyaml-at-our-limit"],
+)
+def libyaml_nest_limit(request: pytest.FixtureRequest):
+    """libyaml's own nesting limit as each PyYAML release sets it (6.0.4 added it, at 1000)."""
+    import yaml._yaml as yaml_c
+
+    get = getattr(yaml_c, "_get_max_nest_level", None)
+    set_ = getattr(yaml_c, "_set_max_nest_level", None)
+    if request.param is None:
+        yield
+        return
+    assert get is not None and set_ is not None, "the lock pins a PyYAML with the nest-level API"
+    before = get()
+    set_(request.param)
+    yield
+    set_(before)
+
+
+@pytest.mark.parametrize("case", DEEP_CASES)
+def test_too_deep_is_ours_whatever_libyaml_allows(tmp_path: Path, libyaml_nest_limit, case: str):
+    text, where = DEEP_CASES[case]
+    path = tmp_path / "x.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = load_yaml(path)
+    assert isinstance(result, list)
+    assert [(d.line, d.col, d.code, d.message) for d in result] == [
+        (*where, "BC113", "values are nested more than 64 levels deep")
+    ]
+
+
 def test_crlf_and_bom(tmp_path: Path):
     path = tmp_path / "x.yaml"
     path.write_bytes(b"\xef\xbb\xbfa: 1\r\nb:\r\n  c: 2\r\n")

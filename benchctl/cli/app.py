@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from typer.core import TyperGroup
 
 from benchctl import __version__
@@ -38,7 +39,8 @@ class _Group(TyperGroup):
         try:
             return super().invoke(ctx)
         except BenchctlError as exc:
-            Console(stderr=True, soft_wrap=True).print(f"[red]error:[/red] {exc}", highlight=False)
+            message = f"[red]error:[/red] {escape(str(exc))}"
+            Console(stderr=True, soft_wrap=True).print(message, highlight=False)
             raise typer.Exit(exc.exit_code) from None
 
 

@@ -9,8 +9,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from benchctl import extras
 from benchctl.cli.options import Root
-from benchctl.demo.run import DEFAULT_SIM_SPEED, DemoOptions, run
+from benchctl.demo import DEFAULT_SIM_SPEED
 from benchctl.errors import UsageError
 
 # Committed demo data names no person: the sessions' operator is the demo itself.
@@ -67,6 +68,9 @@ def demo(
     """
     if not sim_speed > 0:
         raise UsageError(f"--sim-speed must be a positive number, not {sim_speed}.")
+    extras.require("proxy", "demo")
+    from benchctl.demo.run import DemoOptions, run
+
     err = Console(stderr=True, highlight=False)
     os.environ.setdefault("BENCHCTL_OPERATOR", DEMO_OPERATOR)
     options = DemoOptions(

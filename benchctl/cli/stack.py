@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.status import Status
 
+from benchctl import extras
 from benchctl.cli.options import Root
 from benchctl.manifests.loader import load_valid_repository
 from benchctl.settings import Settings
@@ -111,6 +112,7 @@ def up(
 
       benchctl up --restart-proxy      # after changing variants
     """
+    extras.require("proxy", "up")
     repository = load_valid_repository(root)
     settings = Settings.from_env(root)
     err = Console(stderr=True, soft_wrap=True)

@@ -19,7 +19,7 @@ from pathlib import Path
 from benchctl.collect.engine import collect
 from benchctl.db.connection import connect
 from benchctl.db.queries import query
-from benchctl.demo import workspace
+from benchctl.demo import DEFAULT_SIM_SPEED, workspace
 from benchctl.demo.harness import SessionRun, read_env_file, run_session
 from benchctl.errors import BenchctlError
 from benchctl.export.bundle import export_experiment
@@ -33,9 +33,6 @@ from benchctl.settings import Settings
 from benchctl.stack.control import StackOptions, down, up
 from benchctl.stack.processes import free_port
 
-# Simulated time runs this much faster than the manifests' figures: the 24 sessions take about
-# a minute instead of twenty. The report's timings are the proxy's measurements at that speed.
-DEFAULT_SIM_SPEED = 20.0
 # Sessions driven at once. Operators rarely run more in parallel, and more would measure the
 # proxy's CPU rather than the models.
 PARALLEL_SESSIONS = 6

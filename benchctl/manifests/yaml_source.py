@@ -5,28 +5,29 @@ plain Python values ourselves so that duplicate keys, unknown tags and alias bom
 instead of silently accepted, and so that any value can be located later by its path.
 
 Untrusted input is expected (manifests arrive in pull requests), hence the limits below. libyaml's
-composer recurses in C and crashes the interpreter on very deep nesting, so depth is bounded
-*before* parsing from cheap character counts.
+composer recurses in C and crashes the interpreter on very deep nesting, and newer libyaml
+builds stop at a depth of their own, so depth is bounded first on the parse events, which stream
+without recursion.
 """
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import yaml
+import yaml._yaml as yaml_c
 
 from benchctl.manifests.diagnostics import Diagnostic, Severity
 
 MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 100_000
-# Below this many structural indicators the C composer cannot recurse deeply enough to crash.
-_SAFE_INDICATORS = 5_000
-_INDICATORS = ("- ", "-\n", ": ", ":\n", "[", "{", "? ", "?\n")
+_LIBYAML_UNBOUNDED = 2**31 - 1
 
 _T = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
@@ -176,28 +177,47 @@ class _Builder:
         return node.value
 
 
-def _nesting_bound(text: str) -> int:
-    """An upper bound of how deep ``text`` can nest, from character counts only."""
-    if len(text) <= _SAFE_INDICATORS:  # each indicator starts at its own character
-        return len(text)
-    indicators = sum(text.count(s) for s in _INDICATORS)
-    if indicators <= _SAFE_INDICATORS:
-        return indicators
-    # Block nesting needs one more column of indentation or one more indicator on the same line
-    # per level; flow nesting needs one more bracket.
-    block = 0
-    for line in text.splitlines():
-        stripped = line.lstrip(" ")
-        same_line = stripped.count("- ") + stripped.count(": ") + stripped.count("? ")
-        block = max(block, len(line) - len(stripped) + same_line + 1)
-    flow = depth = 0
-    for ch in text:
-        if ch in "[{":
-            depth += 1
-            flow = max(flow, depth)
-        elif ch in "]}" and depth:
-            depth -= 1
-    return block + flow
+def _too_deep(text: str) -> Location | None:
+    """Line and column (1-based) where the first value nested deeper than MAX_DEPTH starts.
+
+        Parse events stream from libyaml without recursion, so this is safe on any input, and it
+        stops at our limit before libyaml's own (PyYAML 6.0.4 bundles one, at another depth and with
+        another message), so the user gets BC113 whatever PyYAML is installed. Depth counts the
+        collections around a value, as the builder does: the root is at depth 0. Scalars just past
+    the limit are left to the builder, which knows keys from values.
+    """
+    depth = 0
+    with _libyaml_depth_unbounded():
+        for event in yaml.parse(text, Loader=yaml.CSafeLoader):
+            if isinstance(event, yaml.CollectionStartEvent):
+                mark = event.start_mark
+                if depth > MAX_DEPTH and mark is not None:
+                    return mark.line + 1, mark.column + 1
+                depth += 1
+            elif isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+    return None
+
+
+@contextmanager
+def _libyaml_depth_unbounded() -> Iterator[None]:
+    """Lift libyaml's own nesting limit (PyYAML >= 6.0.4) while only events are read.
+
+    Its limit guards PyYAML's recursive composer, which we call only once ``_too_deep`` has
+    passed; while reading events it would only pre-empt our limit with another location and
+    message. The setting is process-wide: any value another thread sees is safe for this scan.
+    """
+    get = getattr(yaml_c, "_get_max_nest_level", None)
+    set_ = getattr(yaml_c, "_set_max_nest_level", None)
+    if get is None or set_ is None:  # PyYAML < 6.0.4: libyaml has no limit
+        yield
+        return
+    before = get()
+    set_(_LIBYAML_UNBOUNDED)
+    try:
+        yield
+    finally:
+        set_(before)
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -277,10 +297,17 @@ def load_yaml(path: Path) -> YamlDocument | list[Diagnostic]:
     text = _decode(path, raw)
     if isinstance(text, Diagnostic):
         return [text]
-    bound = _nesting_bound(text)
-    if bound > _SAFE_INDICATORS:
-        return [Diagnostic(path, 0, 0, "BC113", "values are nested too deeply to parse safely")]
     try:
+        deep = _too_deep(text)
+        if deep is not None:
+            return [
+                Diagnostic(
+                    path,
+                    *deep,
+                    "BC113",
+                    f"values are nested more than {MAX_DEPTH} levels deep",
+                )
+            ]
         documents = list(yaml.compose_all(text, Loader=yaml.CSafeLoader))
     except yaml.MarkedYAMLError as exc:
         return [_syntax_problem(path, text, exc)]

@@ -38,6 +38,31 @@ def test_committed_demo_report_is_reproduced_from_its_data(run_cli, database_url
     )
 
 
+def test_committed_demo_folder_checks_clean_and_a_report_keeps_its_data_in_step(
+    run_cli, database_url, tmp_path
+):
+    """`report --check` covers the data bundle too; `report` rewrites a bundle that disagrees."""
+    env = _env(database_url)
+    assert run_cli("import", str(DEMO / "data"), "--root", str(tmp_path), env=env).exit_code == 0
+    out = tmp_path / "artifacts"
+    shutil.copytree(DEMO, out / "demo")
+    args = ["report", "demo", "--out", str(out), "--root", str(tmp_path)]
+    checked = run_cli(*args, "--check", env=env)
+    assert checked.exit_code == 0, checked.output
+    assert "is up to date" in checked.output
+    # A bundle from other data (as a hand-made session's report once left behind) is stale.
+    sessions = out / "demo" / "data" / "sessions.csv"
+    sessions.write_text(sessions.read_text().splitlines()[0] + "\n")
+    checked = run_cli(*args, "--check", env=env)
+    assert checked.exit_code == 1
+    assert "data/sessions.csv is missing or out of date" in checked.output
+    written = run_cli(*args, env=env)
+    assert written.exit_code == 0, written.output
+    assert "1 file(s) changed" in written.output
+    assert sessions.read_bytes() == (DEMO / "data" / "sessions.csv").read_bytes()
+    assert not [p for p in (out / "demo").iterdir() if p.name.startswith(".")]
+
+
 def test_export_of_an_import_is_the_same_bundle(run_cli, database_url, tmp_path):
     env = _env(database_url)
     assert run_cli("import", str(DEMO / "data"), "--root", str(tmp_path), env=env).exit_code == 0

@@ -127,8 +127,7 @@ def add(
             s.replicate for s in spec.sessions if (s.variant, s.task_card) == (variant, task_card)
         }
         replicate = next(n for n in range(1, len(taken) + 2) if n not in taken)
-    editing.add_session(path, variant, task_card, replicate)
-    _check(root)
+    editing.add_session(root, path, variant, task_card, replicate)
     typer.echo(f"Added {variant} on {task_card} #{replicate} to {path}. Next: benchctl plan")
 
 
@@ -141,19 +140,11 @@ def _end(
 ) -> None:
     row = sessions.show(Settings.from_env(root), session_id)
     path = _experiment_path(root, row["experiment"])
-    editing.end_session(
-        path, row["variant"], row["task_card"], row["replicate"],
-        status=status, outcome=outcome, notes=notes,
-    )  # fmt: skip
-    _check(root)
+    end = editing.SessionEnd(
+        row["variant"], row["task_card"], row["replicate"], status, outcome, notes
+    )
+    editing.end_sessions(root, path, [end])
     typer.echo(f"Marked session {row['id'][:8]} {status} in {path}. Next: benchctl plan")
-
-
-def _check(root: Path) -> None:
-    """The edit must leave a valid repository; say where it does not."""
-    result = load_repository(root)
-    if not result.ok:
-        raise ManifestError(result.errors)
 
 
 Outcome = Annotated[

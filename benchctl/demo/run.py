@@ -22,8 +22,7 @@ from benchctl.db.queries import query
 from benchctl.demo import DEFAULT_SIM_SPEED, workspace
 from benchctl.demo.harness import SessionRun, read_env_file, run_session
 from benchctl.errors import BenchctlError
-from benchctl.export.bundle import export_experiment
-from benchctl.manifests.editing import end_session
+from benchctl.manifests.editing import SessionEnd, end_sessions
 from benchctl.manifests.loader import load_valid_repository
 from benchctl.reconcile.engine import ApplyRequest, apply
 from benchctl.reconcile.envfile import env_path
@@ -38,7 +37,6 @@ from benchctl.stack.processes import free_port
 PARALLEL_SESSIONS = 6
 # LiteLLM writes spend logs in batches (every second here, plus up to 5 s of its own jitter).
 COLLECT_TIMEOUT_S = 90.0
-DATA_DIR = "data"
 
 OnStep = Callable[[str], None]
 
@@ -87,9 +85,8 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
         on_step(f"driving {len(sessions)} sessions through the proxy")
         runs = _drive(settings, sessions)
         on_step("finalizing the sessions: keys revoked")
-        for session, result in zip(sessions, runs, strict=True):
-            end_session(
-                experiment_file,
+        ends = [
+            SessionEnd(
                 session["variant"],
                 session["task_card"],
                 session["replicate"],
@@ -97,13 +94,14 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
                 outcome=result.outcome,
                 notes=f"{result.answered} of {result.turns} turns answered",
             )
+            for session, result in zip(sessions, runs, strict=True)
+        ]
+        end_sessions(space, experiment_file, ends)
         _apply(settings)
         sent = sum(r.turns for r in runs)
         collected = _collect_all(settings, sent, on_step)
         on_step("writing the report")
-        report = write_report(settings, workspace.DEMO_EXPERIMENT, options.out_dir)
-        with connect(settings, upgrade=False) as conn:
-            export_experiment(conn, workspace.DEMO_EXPERIMENT, report.directory / DATA_DIR, "csv")
+        report = write_report(settings, workspace.DEMO_EXPERIMENT, options.out_dir, bundle=True)
     finally:
         if not options.keep_running:
             on_step("stopping the stack")

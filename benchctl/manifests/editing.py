@@ -1,11 +1,18 @@
 """Edits of experiment manifests that keep their comments and layout (ruamel.yaml round-trip).
 
 The operator's session changes go through git like any other: these helpers only write the
-YAML, so the change is a small reviewable diff that the next plan picks up.
+YAML, so the change is a small reviewable diff that the next plan picks up. An edit is checked
+on a scratch copy of the manifests first and written (atomically) only when the repository stays
+valid, so a refused edit leaves nothing behind.
 """
 
 from __future__ import annotations
 
+import io
+import shutil
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +20,8 @@ from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 from benchctl.errors import UsageError
+from benchctl.manifests.loader import load_repository
+from benchctl.manifests.models import FOLDER_KIND
 
 
 def _yaml() -> YAML:
@@ -57,42 +66,85 @@ def open_entry(variant: str, task_card: str, replicate: int) -> CommentedMap:
     return entry
 
 
-def add_session(path: Path, variant: str, task_card: str, replicate: int) -> None:
+def _edit(root: Path, path: Path, change: Callable[[Any], None]) -> None:
+    """Apply ``change`` to the document at ``path``, write it only if the repository stays valid."""
     yaml, document = _load(path)
-    sessions = _entries(document)
-    if any(_same(e, variant, task_card, replicate) for e in sessions):
+    change(document)
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    text = buffer.getvalue()
+    with tempfile.TemporaryDirectory(prefix="benchctl-edit-") as scratch:
+        for folder in FOLDER_KIND:
+            if (root / folder).is_dir():
+                shutil.copytree(root / folder, Path(scratch, folder))
+        relative = path.resolve().relative_to(root.resolve())
+        Path(scratch, relative).write_text(text, encoding="utf-8")
+        result = load_repository(Path(scratch))
+        problems = [
+            f"{root / d.path.relative_to(scratch)}:{d.line}:{d.col}: {d.code} {d.message}"
+            for d in result.errors
+        ]
+    if problems:
         raise UsageError(
-            f"{path} already has a session for {variant} on {task_card}, replicate {replicate}."
+            f"{path} is unchanged: the edit would leave the manifests invalid:\n  "
+            + "\n  ".join(problems)
         )
-    sessions.append(open_entry(variant, task_card, replicate))
-    with path.open("w", encoding="utf-8") as handle:
-        yaml.dump(document, handle)
+    partial = path.with_name(f".{path.name}.partial")
+    partial.write_text(text, encoding="utf-8")
+    partial.replace(path)
 
 
-def end_session(
-    path: Path,
-    variant: str,
-    task_card: str,
-    replicate: int,
-    *,
-    status: str,
-    outcome: str | None,
-    notes: str | None,
-) -> None:
-    """Mark the entry finalized (with an outcome) or aborted, in place."""
-    yaml, document = _load(path)
-    matches = [e for e in _entries(document) if _same(e, variant, task_card, replicate)]
-    if not matches:
-        raise UsageError(
-            f"{path} has no session entry for {variant} on {task_card}, replicate {replicate}."
-        )
-    entry = matches[0]
-    entry["status"] = status
-    if outcome is not None:
-        entry["outcome"] = outcome
-    elif "outcome" in entry:
-        del entry["outcome"]
-    if notes:
-        entry["notes"] = notes
-    with path.open("w", encoding="utf-8") as handle:
-        yaml.dump(document, handle)
+def add_session(root: Path, path: Path, variant: str, task_card: str, replicate: int) -> None:
+    def change(document: Any) -> None:
+        spec = document["spec"]
+        for name, field in ((variant, "variants"), (task_card, "task_cards")):
+            listed = [str(n) for n in spec.get(field) or []]
+            if name not in listed:
+                raise UsageError(
+                    f"{path} is unchanged: {name!r} is not in the experiment's spec.{field}"
+                    f" ({', '.join(listed)}); add it there first."
+                )
+        sessions = _entries(document)
+        if any(_same(e, variant, task_card, replicate) for e in sessions):
+            raise UsageError(
+                f"{path} already has a session for {variant} on {task_card}, replicate {replicate}."
+            )
+        sessions.append(open_entry(variant, task_card, replicate))
+
+    _edit(root, path, change)
+
+
+@dataclass(frozen=True)
+class SessionEnd:
+    """How one session entry ends: finalized with an outcome, or aborted."""
+
+    variant: str
+    task_card: str
+    replicate: int
+    status: str
+    outcome: str | None = None
+    notes: str | None = None
+
+
+def end_sessions(root: Path, path: Path, ends: Sequence[SessionEnd]) -> None:
+    """Mark entries finalized (with an outcome) or aborted, in place, in one checked write."""
+
+    def change(document: Any) -> None:
+        entries = _entries(document)
+        for end in ends:
+            matches = [e for e in entries if _same(e, end.variant, end.task_card, end.replicate)]
+            if not matches:
+                raise UsageError(
+                    f"{path} has no session entry for {end.variant} on {end.task_card},"
+                    f" replicate {end.replicate}."
+                )
+            entry = matches[0]
+            entry["status"] = end.status
+            if end.outcome is not None:
+                entry["outcome"] = end.outcome
+            elif "outcome" in entry:
+                del entry["outcome"]
+            if end.notes:
+                entry["notes"] = end.notes
+
+    _edit(root, path, change)

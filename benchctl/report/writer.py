@@ -1,6 +1,8 @@
 """Writing a report's files, or checking that committed ones are current.
 
-``<out>/<experiment>/`` holds ``README.md``, ``report.json`` and ``charts/*.svg``; nothing else
+``<out>/<experiment>/`` holds ``README.md``, ``report.json`` and ``charts/*.svg``, and may hold
+``data/``, the raw bundle the report was computed from (`benchctl export`): when it is there it
+is rewritten with the report, so a committed report and its data never disagree. Nothing else
 there is touched. The same data gives the same bytes: stable ordering, fixed rounding, and no
 timestamp but the data's own window, so a scheduled job commits only when results changed.
 Files are replaced atomically (written beside, then renamed), so a killed run leaves either the
@@ -9,13 +11,16 @@ old file or the new one.
 
 from __future__ import annotations
 
+import filecmp
 import json
+import tempfile
 from contextlib import ExitStack
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from benchctl.db.connection import Connection, connect
+from benchctl.export.bundle import Format, export_experiment
 from benchctl.report import charts, data, markdown
 from benchctl.report.build import build
 from benchctl.report.data import round_significant
@@ -25,6 +30,7 @@ from benchctl.settings import Settings
 README = "README.md"
 REPORT_JSON = "report.json"
 CHARTS_DIR = "charts"
+DATA_DIR = "data"
 # report.json keeps more digits than the tables show, but not the last bits of a double, which
 # can depend on the order PostgreSQL summed the rows in.
 JSON_SIGNIFICANT = 6
@@ -100,23 +106,61 @@ def _connection(source: Connection | Settings, stack: ExitStack) -> Connection:
     return source
 
 
-def write_report(source: Connection | Settings, experiment: str, out_dir: Path) -> ReportResult:
-    """Write ``out_dir/<experiment>/``; files already current are not rewritten."""
-    with ExitStack() as stack:
-        report, files = render(_connection(source, stack), experiment)
+def _bundle(
+    conn: Connection, experiment: str, directory: Path, *, write: bool, create: bool
+) -> list[str]:
+    """Files of ``directory/data/`` that differ from a fresh export (replaced when ``write``).
+
+    Only a bundle that exists is kept current, unless ``create``: a scheduled report does not
+    start committing raw data nobody asked for.
+    """
+    target = directory / DATA_DIR
+    if not (target.is_dir() or create):
+        return []
+    fmt: Format = "jsonl" if any(target.glob("*.jsonl")) else "csv"
+    directory.mkdir(parents=True, exist_ok=True)
+    # Beside the target, so each file moves into place with an atomic rename.
+    with tempfile.TemporaryDirectory(prefix=".data-", dir=directory) as scratch:
+        fresh = export_experiment(conn, experiment, Path(scratch), fmt)
+        changed = [
+            name
+            for name in sorted(fresh.files)
+            if not (target / name).is_file()
+            or not filecmp.cmp(Path(scratch, name), target / name, shallow=False)
+        ]
+        if write:
+            target.mkdir(exist_ok=True)
+            for name in changed:
+                Path(scratch, name).replace(target / name)
+    return [f"{DATA_DIR}/{name}" for name in changed]
+
+
+def write_report(
+    source: Connection | Settings, experiment: str, out_dir: Path, *, bundle: bool = False
+) -> ReportResult:
+    """Write ``out_dir/<experiment>/``; files already current are not rewritten.
+
+    ``bundle`` writes the raw data under ``data/`` even where there is none yet.
+    """
     directory = out_dir / experiment
-    stale, obsolete = _diff(directory, files)
-    for rel in stale:
-        _write_atomic(directory / rel, files[rel])
-    for rel in obsolete:
-        (directory / rel).unlink()
-    return ReportResult(experiment, directory, report.headline, stale, obsolete)
+    with ExitStack() as stack:
+        conn = _connection(source, stack)
+        report, files = render(conn, experiment)
+        stale, obsolete = _diff(directory, files)
+        for rel in stale:
+            _write_atomic(directory / rel, files[rel])
+        for rel in obsolete:
+            (directory / rel).unlink()
+        data = _bundle(conn, experiment, directory, write=True, create=bundle)
+    return ReportResult(experiment, directory, report.headline, stale + data, obsolete)
 
 
 def check_report(source: Connection | Settings, experiment: str, out_dir: Path) -> ReportResult:
     """What ``write_report`` would change, without writing (``written``/``removed``)."""
-    with ExitStack() as stack:
-        report, files = render(_connection(source, stack), experiment)
     directory = out_dir / experiment
-    stale, obsolete = _diff(directory, files)
-    return ReportResult(experiment, directory, report.headline, stale, obsolete)
+    with ExitStack() as stack:
+        conn = _connection(source, stack)
+        report, files = render(conn, experiment)
+        stale, obsolete = _diff(directory, files)
+        data = _bundle(conn, experiment, directory, write=False, create=False)
+    return ReportResult(experiment, directory, report.headline, stale + data, obsolete)

@@ -116,3 +116,31 @@ def test_workspace_needs_the_demo_experiment(tmp_path):
 
     with pytest.raises(UsageError, match=r"no experiments/demo\.yaml"):
         workspace.prepare(tmp_path, tmp_path / "ws")
+
+
+def test_the_launch_line_the_env_file_prints_works_in_a_shell(opened, tmp_path):
+    """What `apply` tells the operator to run, run by bash: source, then the launch line."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    path = opened["sdk-anthropic-sim-fast"]
+    launch = next(
+        line.removeprefix("# launch: ")
+        for line in path.read_text().splitlines()
+        if line.startswith("# launch: ")
+    )
+    assert launch.startswith("python -m benchctl.demo.harness")
+    # `python` is this venv's: prepend its folder as an activated venv would.
+    env = {"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    done = subprocess.run(
+        ["bash", "-c", f'source "$1" && export BENCHCTL_MAX_TURNS=2 && {launch}', "-", path],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode in (0, 1), done.stderr
+    assert " of 2 turns answered; outcome: " in done.stdout

@@ -84,10 +84,7 @@ def test_empty_database_creates_everything_in_dependency_order(tmp_path):
         ("create", "Variant"),
         ("create", "Experiment"),
     ]
-    assert (
-        summary_line(plan.summary)
-        == "Plan: 5 to add, 0 to change, 0 to retire; 0 sessions to open."
-    )
+    assert summary_line(plan) == "Plan: 5 to add, 0 to change, 0 to retire; 0 sessions to open."
 
 
 def test_no_changes(tmp_path):
@@ -95,7 +92,19 @@ def test_no_changes(tmp_path):
     plan = diff(state, applied(state), now=NOW)
     assert plan.actions == []
     assert not plan.summary.changes
-    assert summary_line(plan.summary).startswith("No changes.")
+    assert (
+        summary_line(plan)
+        == "No changes. The benchmark database and the proxy match the manifests."
+    )
+
+
+def test_no_changes_without_a_proxy_says_the_keys_went_unchecked(tmp_path):
+    state = desired(tmp_path)
+    plan = diff(state, applied(state), now=NOW).model_copy(update={"keys_checked": False})
+    line = summary_line(plan)
+    assert line.startswith("No changes.")
+    assert "the proxy's keys were not checked" in line
+    assert "the proxy match" not in line
 
 
 def test_cosmetic_change_is_in_place_and_names_the_field(tmp_path):
@@ -124,10 +133,7 @@ def test_comparability_change_with_sessions_replaces_with_a_new_version(tmp_path
     assert (action.action, action.kind, action.version) == ("replace", "Variant", 2)
     assert action.forced_by == ["spec.request.temperature"]
     assert action.symbol == "-/+"
-    assert (
-        summary_line(plan.summary)
-        == "Plan: 1 to add, 0 to change, 1 to retire; 0 sessions to open."
-    )
+    assert summary_line(plan) == "Plan: 1 to add, 0 to change, 1 to retire; 0 sessions to open."
 
 
 def test_comparability_change_without_sessions_is_in_place(tmp_path):
@@ -185,9 +191,7 @@ def test_session_lifecycle_actions(tmp_path):
     )
     (fin,) = diff(done, base, now=NOW).actions
     assert (fin.action, fin.symbol) == ("finalize", "~")
-    assert summary_line(diff(done, base, now=NOW).summary).endswith(
-        "0 sessions to open, 1 to finalize."
-    )
+    assert summary_line(diff(done, base, now=NOW)).endswith("0 sessions to open, 1 to finalize.")
 
 
 def test_removed_entry_aborts_its_live_session(tmp_path):
@@ -223,7 +227,7 @@ def test_key_drift_is_repaired_with_a_new_key(tmp_path, keyinfo, reason):
     (action,) = plan.actions
     assert (action.action, action.symbol) == ("rekey", "!")
     assert reason in action.reason
-    assert summary_line(plan.summary).endswith("; 1 drift repair.")
+    assert summary_line(plan).endswith("; 1 drift repair.")
 
 
 def test_orphan_key_is_deleted(tmp_path):

@@ -41,7 +41,13 @@ def test_add_that_would_break_another_rule_is_refused_with_its_location(
     path = example_repo / "experiments" / "demo.yaml"
     before = path.read_bytes()
     result = _add(
-        run_cli, example_repo, "demo", "sdk-sim-fast", "click-progressbar-tests", "--replicate", "99"
+        run_cli,
+        example_repo,
+        "demo",
+        "sdk-sim-fast",
+        "click-progressbar-tests",
+        "--replicate",
+        "99",
     )
     assert result.exit_code == 2, result.output
     assert "demo.yaml is unchanged: the edit would leave the manifests invalid" in result.output

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -26,6 +27,7 @@ from benchctl.cli import (
     unlock,
     validate,
 )
+from benchctl.db import embedded
 from benchctl.errors import BenchctlError
 
 
@@ -97,5 +99,15 @@ def _root(
     """Declarative GitOps benchmarking of LLM providers, models and harnesses."""
 
 
+def _announce_database(data: Path) -> None:
+    # stderr: stdout may be a plan or JSON that a script reads.
+    typer.echo(
+        f"benchctl: started the embedded PostgreSQL in {data}; it keeps running for the next"
+        " command (`benchctl status` shows it, `benchctl db stop` stops it).",
+        err=True,
+    )
+
+
 def main() -> None:
+    embedded.on_started = _announce_database
     app()

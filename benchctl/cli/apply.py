@@ -82,7 +82,7 @@ def apply(
         if outcome.plan.config_drift is not None:  # nothing to apply, but the proxy lags
             to_text(outcome.plan, console)
         else:
-            console.print(summary_line(outcome.plan.summary))
+            console.print(summary_line(outcome.plan))
         return
     if outcome.result is None:
         return

@@ -10,9 +10,11 @@ from benchctl.cli.options import Root
 from benchctl.db import migrate
 from benchctl.db.connection import database_url, open_connection, redact_url
 from benchctl.settings import Settings
+from benchctl.stack.control import stop_database
 
 db_app = typer.Typer(
-    help="The benchmark database: where it is and its schema version.", no_args_is_help=True
+    help="The benchmark database: where it is, its schema version, and stopping the embedded one.",
+    no_args_is_help=True,
 )
 
 
@@ -36,3 +38,18 @@ def upgrade(root: Root = Path()) -> None:
 def url(root: Root = Path()) -> None:
     """Print the benchmark database's URL (password hidden), starting the embedded one."""
     typer.echo(redact_url(database_url(Settings.from_env(root))))
+
+
+@db_app.command("stop")
+def stop(root: Root = Path()) -> None:
+    """Stop the embedded PostgreSQL under .benchctl/ (any command that needs it starts it again).
+
+    Commands that need the database start the embedded server on first use and leave it
+    running, so the next one starts in milliseconds; `benchctl status` shows it. This stops
+    it alone; `benchctl down` stops it with the rest of the local stack. The data stays in
+    .benchctl/pgdata/.
+    """
+    if stop_database(Settings.from_env(root)):
+        typer.echo("Stopped the embedded PostgreSQL; its data stays in .benchctl/pgdata/.")
+    else:
+        typer.echo("The embedded PostgreSQL is not running.")

@@ -1,12 +1,14 @@
 """The embedded default: a real PostgreSQL from the ``pgserver`` package under ``.benchctl/``.
 
 The server outlives the command that started it (``cleanup_mode=None``) so the next command
-reuses it in milliseconds.
+reuses it in milliseconds. Starting it is announced through ``on_started`` (the CLI prints one
+line), and `benchctl status` shows it, `benchctl db stop` or `benchctl down` stop it.
 """
 
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import psycopg
@@ -16,6 +18,14 @@ from benchctl.db.queries import query
 from benchctl.errors import DatabaseError
 
 DATABASE = "benchctl"
+
+
+def _silent(data: Path) -> None:
+    """The default ``on_started``: library users and tests hear nothing."""
+
+
+# Called with the data folder when a command had to start the server (it was not running).
+on_started: Callable[[Path], None] = _silent
 
 
 def data_dir(state_dir: Path) -> Path:
@@ -35,6 +45,7 @@ def _start(state_dir: Path, database: str) -> str:
     import pgserver  # imported late: it is slow to import and unused with BENCHCTL_DATABASE_URL
 
     state_dir.mkdir(parents=True, exist_ok=True)
+    was_running = (data_dir(state_dir) / "postmaster.pid").is_file()
     # As root, pgserver runs postgres as its own system user, which must reach the data folder.
     state_dir.chmod(0o755)
     try:
@@ -46,6 +57,8 @@ def _start(state_dir: Path, database: str) -> str:
             " of your own."
         ) from exc
     ensure_database(server.get_uri("postgres"), database)
+    if not was_running:
+        on_started(data_dir(state_dir))
     return str(server.get_uri(database))
 
 

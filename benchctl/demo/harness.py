@@ -7,6 +7,9 @@ do. Each turn sends the conversation so far, as an agent loop would; a refused o
 that turn and the loop goes on, with the SDK's own retries off so every attempt is one logged
 request.
 
+It is also the SDK-script profiles' default launch: `source` a session's env file, then
+`python -m benchctl.demo.harness` works the session and prints what it saw.
+
 The task outcome is a stand-in too, since nothing here edits code: the task counts as solved
 when every turn got an answer, partial when most did, failed otherwise. It depends only on what
 the proxy returned, so the simulator's seed fixes it.
@@ -14,7 +17,9 @@ the proxy returned, so the simulator's seed fixes it.
 
 from __future__ import annotations
 
+import os
 import shlex
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -131,3 +136,29 @@ def _anthropic_caller(env: Mapping[str, str], stream: bool) -> Callable[[str], s
             return "".join(events.text_stream)
 
     return ask
+
+
+def main(argv: list[str]) -> int:
+    """Work the session described by this process's environment (a sourced session env file).
+
+    A first argument, when given, replaces TASK_PROMPT, as the profiles' launch line passes it.
+    """
+    env = dict(os.environ)
+    if argv:
+        env["TASK_PROMPT"] = argv[0]
+    if "BENCHCTL_MODEL" not in env:
+        print(
+            "benchctl.demo.harness: no session in the environment; first run"
+            " `source .benchctl/sessions/<id>.env` (written by `benchctl apply`).",
+            file=sys.stderr,
+        )
+        return 2
+    run = run_session(env)
+    print(f"{run.answered} of {run.turns} turns answered; outcome: {run.outcome}")
+    for failure in run.failures:
+        print(f"  {failure}", file=sys.stderr)
+    return 0 if run.outcome == "success" else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))

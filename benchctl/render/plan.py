@@ -7,13 +7,19 @@ import json
 from rich.console import Console
 from rich.markup import escape
 
-from benchctl.reconcile.plan import Action, ConfigDrift, Plan, Summary
+from benchctl.reconcile.plan import Action, ConfigDrift, Plan
 
 _STYLE = {"+": "green", "~": "yellow", "-/+": "magenta", "-": "red", "!": "bold red"}
 
 
-def summary_line(summary: Summary) -> str:
+def summary_line(plan: Plan) -> str:
+    summary = plan.summary
     if not summary.changes:
+        if not plan.keys_checked:
+            return (
+                "No changes. The benchmark database matches the manifests; the proxy's keys were"
+                " not checked (no LiteLLM proxy configured)."
+            )
         return "No changes. The benchmark database and the proxy match the manifests."
     text = (
         f"Plan: {summary.add} to add, {summary.change} to change, {summary.retire} to retire;"
@@ -91,7 +97,7 @@ def to_text(plan: Plan, console: Console) -> None:
             console.print(f"        [dim]{escape(line)}[/dim]")
     if plan.actions:
         console.print()
-    console.print(f"[bold]{summary_line(plan.summary)}[/bold]")
+    console.print(f"[bold]{summary_line(plan)}[/bold]")
 
 
 def _cell(text: str) -> str:
@@ -100,7 +106,7 @@ def _cell(text: str) -> str:
 
 def to_markdown(plan: Plan) -> str:
     """Summary first, for a PR comment; details in a table reviewers can scan."""
-    lines = [f"**{summary_line(plan.summary)}**", ""]
+    lines = [f"**{summary_line(plan)}**", ""]
     desired = plan.desired
     if desired.manifest_commit:
         dirty = " (with uncommitted changes)" if desired.manifest_dirty else ""
@@ -131,5 +137,5 @@ def to_markdown(plan: Plan) -> str:
 def to_json(plan: Plan) -> str:
     payload = plan.model_dump(mode="json")
     payload["fingerprint"] = plan.fingerprint
-    payload["summary"]["line"] = summary_line(plan.summary)
+    payload["summary"]["line"] = summary_line(plan)
     return json.dumps(payload, indent=2, sort_keys=False) + "\n"

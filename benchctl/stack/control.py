@@ -276,17 +276,60 @@ def _check_ports(
         )
 
 
+def _with_embedded(settings: Settings, state: StackState) -> StackState:
+    """The recorded stack plus the embedded PostgreSQL when it runs without a record.
+
+    Any command that needs the database starts the embedded server (`plan`, `apply`...), and
+    it outlives that command: the stack's commands show and stop it like the parts `up`
+    starts, so nobody is left with a server they cannot see.
+    """
+    state_dir = settings.state_dir.resolve()
+    if (
+        settings.database_url is None
+        and "postgres" not in state.parts
+        and parts.postmaster_pid(state_dir) is not None
+    ):
+        record, _ = parts.start_postgres(state_dir)  # adopts the running server
+        state = state.model_copy(deep=True)
+        state.parts["postgres"] = record
+    return state
+
+
+def stop_database(settings: Settings, *, progress: OnProgress = _quiet) -> bool:
+    """Stop the embedded PostgreSQL (not the rest of the stack); False if it was not running."""
+    if settings.database_url is not None:
+        raise UsageError(
+            "BENCHCTL_DATABASE_URL names a server benchctl did not start; stop it as you"
+            " started it (unset the variable to manage the embedded database)."
+        )
+    state_dir = settings.state_dir.resolve()
+    state = _with_embedded(settings, load_state(state_dir))
+    proxy = state.parts.get("proxy")
+    if proxy is not None and parts.record_alive(proxy):
+        raise StackError(
+            "the local stack's LiteLLM proxy keeps its database on the embedded PostgreSQL:"
+            " run `benchctl down` to stop both."
+        )
+    record = state.parts.get("postgres")
+    if record is None:
+        return False
+    progress(Progress("postgres", f"stopping postgres (pid {record.pid})"))
+    stopped = parts.stop_postgres(record)
+    saved = load_state(state_dir)
+    if saved.parts.pop("postgres", None) is not None:
+        save_state(state_dir, saved)
+    return stopped
+
+
 def down(settings: Settings, *, progress: OnProgress = _quiet) -> list[str]:
-    """Stop what `up` started, in reverse order, groups included; the names of stopped parts."""
+    """Stop what `up` started, and the embedded PostgreSQL whoever started it, in reverse
+    order, groups included; the names of stopped parts."""
     # Absolute: parts run with their own working directory.
     state_dir = settings.state_dir.resolve()
-    state = load_state(state_dir)
+    state = _with_embedded(settings, load_state(state_dir))
     stopped = []
     for record in reversed(state.ordered()):
         if record.pid is None:
-            continue
-        if record.adopted:
-            progress(Progress(record.name, "left running: `up` did not start it", done=True))
             continue
         progress(Progress(record.name, f"stopping {record.name} (pid {record.pid})"))
         stop = parts.stop_postgres if record.name == "postgres" else parts.stop_process
@@ -302,8 +345,9 @@ def down(settings: Settings, *, progress: OnProgress = _quiet) -> list[str]:
 
 
 def status(settings: Settings) -> StackStatus:
-    """Each recorded part: its process (still the one started?) and a health probe."""
-    state = load_state(settings.state_dir.resolve())
+    """Each recorded part (and the embedded PostgreSQL whoever started it): its process (still
+    the one started?) and a health probe."""
+    state = _with_embedded(settings, load_state(settings.state_dir.resolve()))
     found = []
     notes = []
     if settings.database_url is not None and "postgres" not in state.parts:

@@ -48,7 +48,7 @@ class PartRecord(BaseModel):
     port: int | None = None
     log_path: str | None = None
     # True when the part was already running before `up` (the embedded PostgreSQL another
-    # command started): `down` leaves it alone, since `up` did not start it.
+    # command started); `down` stops it all the same.
     adopted: bool = False
     # Proxy: fingerprint of the config it was started with, that config's path, its database.
     config_fingerprint: str | None = None

@@ -97,3 +97,13 @@ def test_import_refuses_what_is_not_a_bundle(run_cli, database_url, tmp_path):
     (tmp_path / "empty").mkdir()
     result = run_cli("import", str(tmp_path / "empty"), "--root", str(tmp_path), env=env)
     assert result.exit_code == 2 and "manifest snapshot" in result.output
+
+
+def test_session_list_piped_keeps_every_cell_whole(run_cli, database_url, tmp_path):
+    env = _env(database_url)
+    assert run_cli("import", str(DEMO / "data"), "--root", str(tmp_path), env=env).exit_code == 0
+    listed = run_cli("session", "list", "--root", str(tmp_path), env={**env, "COLUMNS": "80"})
+    assert listed.exit_code == 0, listed.output
+    assert "…" not in listed.output
+    assert "sdk-anthropic-sim-fast v1" in listed.output
+    assert "requests-structures-annotations v1" in listed.output

@@ -58,6 +58,9 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Docstrings are hard-wrapped Markdown: paragraphs re-flow to the terminal's width, lists
+    # and indented examples keep their lines, and [brackets] stay text.
+    rich_markup_mode="markdown",
 )
 
 

@@ -24,7 +24,7 @@ def demo(
         Path | None,
         typer.Option(
             "--out",
-            help="Folder the report is written under, as <out>/demo/. Default: <root>/artifacts.",
+            help="Folder the report is written under, as OUT/demo/. Default: ROOT/artifacts.",
             file_okay=False,
             show_default=False,
         ),
@@ -57,7 +57,7 @@ def demo(
     what the proxy logged; and writes artifacts/demo/ (README.md, report.json, charts,
     and the raw data under data/). No provider key and no network are needed.
 
-    Needs the proxy extra: pip install -e '.[proxy]'. On a machine that cannot
+    Needs the proxy extra: pip install 'benchctl[proxy]'. On a machine that cannot
     download Prisma's engines, set BENCHCTL_LITELLM_PREPARE (docs/operations.md).
 
     Examples:

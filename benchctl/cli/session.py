@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -55,7 +56,8 @@ def list_(
             f"{r['task_card']} v{r['task_card_version']}", str(r["replicate"]), r["status"],
             r["outcome"] or "", opened,
         )  # fmt: skip
-    console = Console(soft_wrap=True)
+    # Piped or redirected, rich would assume 80 columns and cut every cell: give the table room.
+    console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1_000)
     console.print(table if rows else "No sessions yet: add entries to an experiment and apply.")
 
 
@@ -79,7 +81,7 @@ def show(
 def env(session_id: SessionId, root: Root = Path()) -> None:
     """Print the session's env snippet again, e.g. `eval "$(benchctl session env 1a2b)"`.
 
-    The raw key lives only in .benchctl/sessions/<id>.env; if that file is gone, the command
+    The raw key lives only in .benchctl/sessions/ID.env; if that file is gone, the command
     says so and how to rotate the key.
     """
     typer.echo(sessions.env_snippet(Settings.from_env(root), session_id), nl=False)

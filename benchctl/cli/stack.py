@@ -129,13 +129,13 @@ def up(
 
 
 def down(root: Root = Path()) -> None:
-    """Stop what `benchctl up` started, and nothing else.
+    """Stop what `benchctl up` started, and the embedded PostgreSQL, and nothing else.
 
     Parts stop in reverse order (Prometheus, proxy, simulator, PostgreSQL), each with every
     process of its group (the proxy's query-engine child too). A pid is signalled only if it
-    is still the process `up` started (same start time and command line). An embedded
-    PostgreSQL that was already running before `up` (another command started it) is left
-    running. Data, logs and the master key stay in .benchctl/.
+    is still the process `up` started (same start time and command line). The embedded
+    PostgreSQL stops too, whichever command started it (`benchctl db stop` stops it alone).
+    Data, logs and the master key stay in .benchctl/.
 
     Example:
 

@@ -100,7 +100,10 @@ def litellm_proxy(
 ) -> Iterator[ProxyStack]:
     litellm_bin = Path(sys.executable).parent / "litellm"
     if importlib.util.find_spec("litellm") is None or not litellm_bin.exists():
-        unavailable(f"litellm is not installed in {sys.prefix}: pip install -e '.[dev,proxy]'")
+        unavailable(
+            f"needs the proxy extra: litellm is not installed in {sys.prefix}"
+            " (pip install -r requirements/all.txt, or -e '.[dev,proxy]')"
+        )
     from benchctl.sim.server import SimServer
 
     workdir = tmp_path_factory.mktemp("litellm-proxy")

@@ -30,7 +30,7 @@ from benchctl.manifests.secrets import redact
 
 from conftest import REPO_ROOT
 from minirepo import write_minirepo
-from proxy_stack import ProxyStack
+from proxy_stack import ProxyStack, unavailable
 
 
 @pytest.fixture(scope="module")
@@ -118,7 +118,7 @@ def test_every_setting_exists_in_litellm(repository: Repository):
     # Read from LiteLLM's source rather than imported: importing litellm fetches its cost map.
     spec = importlib.util.find_spec("litellm")
     if spec is None or spec.origin is None:
-        pytest.skip("litellm is not installed")
+        unavailable("needs the proxy extra: litellm is not installed")
     package = Path(spec.origin).parent
     module = (package / "__init__.py").read_text(encoding="utf-8")
     proxy_server = (package / "proxy" / "proxy_server.py").read_text(encoding="utf-8")

@@ -4,15 +4,22 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from benchctl import extras
 from benchctl.cli.options import Root
 from benchctl.demo import DEFAULT_SIM_SPEED
 from benchctl.errors import UsageError
+from benchctl.report.build import scope, verdicts
+from benchctl.report.model import Report
+
+if TYPE_CHECKING:  # benchctl.demo.run needs the proxy extra: imported once it is checked
+    from benchctl.demo.run import Step
 
 # Committed demo data names no person: the sessions' operator is the demo itself.
 DEMO_OPERATOR = "benchctl demo"
@@ -71,7 +78,6 @@ def demo(
     extras.require("proxy", "demo")
     from benchctl.demo.run import DemoOptions, run
 
-    err = Console(stderr=True, highlight=False)
     os.environ.setdefault("BENCHCTL_OPERATOR", DEMO_OPERATOR)
     options = DemoOptions(
         root=root,
@@ -79,8 +85,15 @@ def demo(
         sim_speed=sim_speed,
         keep_running=keep_running,
     )
-    with err.status("starting") as status:
-        result = run(options, on_step=lambda step: status.update(step))
+    with Progress(
+        SpinnerColumn(finished_text="[green]✓[/green]"),
+        TextColumn("{task.description}"),
+        TextColumn("{task.fields[count]}", style="bold"),
+        TextColumn("{task.fields[detail]}", style="dim"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True, highlight=False),
+    ) as progress:
+        result = run(options, on_step=_Phases(progress))
     outcomes = ", ".join(f"{n} {name}" for name, n in sorted(result.outcomes.items()))
     typer.echo(
         f"Drove {result.sessions} sessions ({outcomes}); {result.requests_collected} of"
@@ -88,7 +101,40 @@ def demo(
     )
     report = result.report
     state = "updated" if report.changed else "unchanged"
-    typer.echo(f"Report {state}: {report.directory / 'README.md'}")
-    typer.echo(report.headline)
+    typer.echo(f"Report {state}: {report.directory / 'README.md'}\n")
+    _headline(report.report)
     if result.requests_collected < result.requests_sent:
         raise typer.Exit(1)
+
+
+class _Phases:
+    """The demo's steps as rich progress: one line per phase, left on screen with its time
+    when the next phase begins; the phase under way shows its detail and its count."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.phase: str | None = None
+        self.task: TaskID | None = None
+
+    def __call__(self, step: Step) -> None:
+        if step.phase != self.phase:
+            self._finish()
+            self.phase = step.phase
+            self.task = self.progress.add_task(step.phase, total=None, count="", detail="")
+        assert self.task is not None
+        count = f"{step.done}/{step.total}" if step.total is not None else ""
+        self.progress.update(self.task, count=count, detail=escape(step.detail))
+
+    def _finish(self) -> None:
+        # A finished task stops its clock; the detail of the moment goes, the count stays.
+        if self.task is not None:
+            self.progress.update(self.task, total=1, completed=1, detail="")
+
+
+def _headline(report: Report) -> None:
+    """The report's verdicts, one metric a line, instead of its one-sentence headline."""
+    typer.echo(f"{scope(report.experiment, report.totals)}; baseline {report.baseline}")
+    found = verdicts(report.summary, report.baseline)
+    width = max(len(title) for title, _ in found)
+    for title, verdict in found:
+        typer.echo(f"  {title:<{width}}  {verdict}")

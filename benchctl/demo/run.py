@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,7 +38,22 @@ PARALLEL_SESSIONS = 6
 # LiteLLM writes spend logs in batches (every second here, plus up to 5 s of its own jitter).
 COLLECT_TIMEOUT_S = 90.0
 
-OnStep = Callable[[str], None]
+
+@dataclass(frozen=True)
+class Step:
+    """Where the demo is: a ``phase`` starts with its first step and ends when the next begins.
+
+    ``detail`` says what happens inside the phase; ``done`` of ``total`` counts its units
+    (sessions driven, requests collected) when it has any.
+    """
+
+    phase: str
+    detail: str = ""
+    done: int | None = None
+    total: int | None = None
+
+
+OnStep = Callable[[Step], None]
 
 
 @dataclass(frozen=True)
@@ -63,28 +78,33 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
     root = options.root.resolve()
     space = root / workspace.WORKSPACE
     if space.exists():
-        on_step("stopping the previous demo's stack")
+        on_step(Step("stopping the previous demo's stack"))
         down(Settings.local(space))
     experiment_file = workspace.prepare(root, space)
     repository = load_valid_repository(space)
     # Never BENCHCTL_DATABASE_URL or a proxy from the environment: the demo brings its own.
     settings = Settings.local(space)
     try:
-        on_step("starting the stack: PostgreSQL, simulated provider, LiteLLM proxy")
+        starting = "starting PostgreSQL, the simulated provider and the LiteLLM proxy"
+        on_step(Step(starting))
         stack_options = StackOptions(
             proxy_port=free_port(),
             prometheus_port=free_port(),
             sim_port=free_port(),
             sim_speed=options.sim_speed,
         )
-        up(settings, repository, options=stack_options, progress=lambda e: on_step(e.message))
+        up(
+            settings,
+            repository,
+            options=stack_options,
+            progress=lambda e: on_step(Step(starting, e.message)),
+        )
         settings = Settings.local(space)
-        on_step("opening the sessions: one scoped key each")
+        on_step(Step("opening the sessions, each with its own scoped key"))
         _apply(settings)
         sessions = list_sessions(settings, experiment=workspace.DEMO_EXPERIMENT, status="open")
-        on_step(f"driving {len(sessions)} sessions through the proxy")
-        runs = _drive(settings, sessions)
-        on_step("finalizing the sessions: keys revoked")
+        runs = _drive(settings, sessions, on_step)
+        on_step(Step("finalizing the sessions and revoking their keys"))
         ends = [
             SessionEnd(
                 session["variant"],
@@ -100,11 +120,11 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
         _apply(settings)
         sent = sum(r.turns for r in runs)
         collected = _collect_all(settings, sent, on_step)
-        on_step("writing the report")
+        on_step(Step("writing the report"))
         report = write_report(settings, workspace.DEMO_EXPERIMENT, options.out_dir, bundle=True)
     finally:
         if not options.keep_running:
-            on_step("stopping the stack")
+            on_step(Step("stopping the stack"))
             down(settings)
     outcomes: dict[str, int] = {}
     for result in runs:
@@ -126,11 +146,18 @@ def _apply(settings: Settings) -> None:
         raise BenchctlError("the demo's apply changed nothing; its workspace is not fresh.")
 
 
-def _drive(settings: Settings, sessions: list[dict[str, object]]) -> list[SessionRun]:
+def _drive(
+    settings: Settings, sessions: list[dict[str, object]], on_step: OnStep
+) -> list[SessionRun]:
     """A few sessions at a time, each reading only its own env file, as separate harnesses would."""
+    phase = f"driving the sessions through the proxy, {PARALLEL_SESSIONS} at a time"
     envs = [read_env_file(env_path(settings.sessions_dir, str(s["id"]))) for s in sessions]
+    on_step(Step(phase, done=0, total=len(envs)))
     with ThreadPoolExecutor(max_workers=PARALLEL_SESSIONS) as pool:
-        return list(pool.map(run_session, envs))
+        futures = [pool.submit(run_session, env) for env in envs]
+        for finished, _ in enumerate(as_completed(futures), start=1):
+            on_step(Step(phase, done=finished, total=len(envs)))
+        return [future.result() for future in futures]
 
 
 def _collect_all(settings: Settings, sent: int, on_step: OnStep) -> int:
@@ -143,7 +170,14 @@ def _collect_all(settings: Settings, sent: int, on_step: OnStep) -> int:
                 query("demo.requests"), {"experiment": workspace.DEMO_EXPERIMENT}
             ).fetchone()
         have = int(row["requests"]) if row else 0
-        on_step(f"collected {have} of {sent} requests ({summary.rows_read} spend-log rows read)")
+        on_step(
+            Step(
+                "collecting what the proxy logged",
+                f"{summary.rows_read} spend-log rows read",
+                done=have,
+                total=sent,
+            )
+        )
         if have >= sent or time.monotonic() > deadline:
             return have
         time.sleep(1.0)

@@ -242,12 +242,9 @@ def _caveats(data: ReportData, variants: Sequence[VariantReport], base_label: st
     return caveats
 
 
-def _headline(
-    experiment: str, totals: Figures | None, summary: Sequence[MetricSummary], base: str
-) -> str:
-    sessions = totals.sessions if totals else 0
-    requests = totals.requests if totals else 0
-    parts = []
+def verdicts(summary: Sequence[MetricSummary], base: str) -> list[tuple[str, str]]:
+    """Each metric's title and its verdict against the baseline, in words."""
+    found = []
     for s in summary:
         if s.outcome == "winner" and s.comparison and s.comparison.estimate is not None:
             delta = (
@@ -255,17 +252,30 @@ def _headline(
                 if s.metric == "success_rate"
                 else units.relative(s.comparison.estimate)
             )
-            parts.append(f"{s.title}: {s.winner} ({delta} vs {base})")
+            found.append((s.title, f"{s.winner} ({delta} vs {base})"))
         elif s.outcome == "baseline":
-            parts.append(f"{s.title}: {base} (baseline)")
+            found.append((s.title, f"{base} (baseline)"))
         else:
             text = {
                 "no_difference": "no clear difference",
                 "not_enough_data": "not enough data",
                 "no_baseline": "no baseline data",
             }
-            parts.append(f"{s.title}: {text.get(s.outcome, s.outcome)}")
-    return f"{experiment}: {sessions:,} sessions, {requests:,} requests. " + "; ".join(parts) + "."
+            found.append((s.title, text.get(s.outcome, s.outcome)))
+    return found
+
+
+def scope(experiment: str, totals: Figures | None) -> str:
+    sessions = totals.sessions if totals else 0
+    requests = totals.requests if totals else 0
+    return f"{experiment}: {sessions:,} sessions, {requests:,} requests"
+
+
+def _headline(
+    experiment: str, totals: Figures | None, summary: Sequence[MetricSummary], base: str
+) -> str:
+    parts = [f"{title}: {verdict}" for title, verdict in verdicts(summary, base)]
+    return f"{scope(experiment, totals)}. " + "; ".join(parts) + "."
 
 
 def build(data: ReportData) -> Report:

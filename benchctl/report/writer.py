@@ -40,7 +40,7 @@ JSON_SIGNIFICANT = 6
 class ReportResult:
     experiment: str
     directory: Path
-    headline: str
+    report: Report
     # Paths relative to ``directory``: what this run wrote or deleted (empty: already current).
     written: list[str]
     removed: list[str]
@@ -48,6 +48,10 @@ class ReportResult:
     @property
     def changed(self) -> bool:
         return bool(self.written or self.removed)
+
+    @property
+    def headline(self) -> str:
+        return self.report.headline
 
 
 def _rounded(value: Any) -> Any:
@@ -152,7 +156,7 @@ def write_report(
         for rel in obsolete:
             (directory / rel).unlink()
         data = _bundle(conn, experiment, directory, write=True, create=bundle)
-    return ReportResult(experiment, directory, report.headline, stale + data, obsolete)
+    return ReportResult(experiment, directory, report, stale + data, obsolete)
 
 
 def check_report(source: Connection | Settings, experiment: str, out_dir: Path) -> ReportResult:
@@ -163,4 +167,4 @@ def check_report(source: Connection | Settings, experiment: str, out_dir: Path) 
         report, files = render(conn, experiment)
         stale, obsolete = _diff(directory, files)
         data = _bundle(conn, experiment, directory, write=False, create=False)
-    return ReportResult(experiment, directory, report.headline, stale + data, obsolete)
+    return ReportResult(experiment, directory, report, stale + data, obsolete)

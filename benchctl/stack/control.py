@@ -239,9 +239,11 @@ def _clear_leftovers(record: PartRecord | None) -> None:
         parts.stop_process(record)
 
 
-def _waiting(progress: OnProgress, name: str) -> Callable[[float, str], None]:
-    def on_wait(elapsed: float, last: str) -> None:
-        progress(Progress(name, f"waiting for {name} to be healthy ({elapsed:.0f}s: {last})"))
+def _waiting(progress: OnProgress, name: str) -> Callable[[float], None]:
+    # The last probe's error (connection refused while it boots) is noise here; a part that
+    # never gets healthy fails with it, its log's path and its last lines.
+    def on_wait(elapsed: float) -> None:
+        progress(Progress(name, f"waiting for {name} to be healthy ({elapsed:.0f}s)"))
 
     return on_wait
 

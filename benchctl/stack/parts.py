@@ -43,7 +43,7 @@ LITELLM_DATABASE = "litellm"
 PREPARE_ENV = "BENCHCTL_LITELLM_PREPARE"
 PROBE_TIMEOUT_S = 2.0
 
-OnWait = Callable[[float, str], None]
+OnWait = Callable[[float], None]
 
 
 # -- probes: None when healthy, else a short reason --------------------------------------------

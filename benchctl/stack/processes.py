@@ -244,7 +244,7 @@ def wait_healthy(
     pid: int | None,
     log_path: Path | None,
     timeout: float,
-    on_wait: Callable[[float, str], None] | None = None,
+    on_wait: Callable[[float], None] | None = None,
 ) -> None:
     """Poll ``probe`` (None means healthy, else why not yet) until it passes.
 
@@ -267,7 +267,7 @@ def wait_healthy(
                 f"{tail_message(log_path)}"
             )
         if on_wait is not None:
-            on_wait(elapsed, last)
+            on_wait(elapsed)
         time.sleep(_POLL_S)
 
 

@@ -22,7 +22,7 @@ from minirepo import write_minirepo
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ACTIONLINT = REPO_ROOT / "tools" / "actionlint"
-NAMES = ("validate.yml", "plan.yml", "apply.yml", "collect.yml")
+NAMES = ("validate.yml", "plan.yml", "apply.yml", "collect.yml", "lock.yml")
 SHELL_OPERATORS = {">", ">>", "2>", "2>&1", "|", "||", "&&", ";"}
 
 
@@ -171,6 +171,7 @@ def test_permissions_are_least_privilege():
                 ("plan.yml", "plan"): {"pull-requests"},
                 ("plan.yml", "fork"): {"pull-requests"},
                 ("collect.yml", "collect"): {"contents", "pull-requests"},
+                ("lock.yml", "refresh"): {"contents", "pull-requests"},
             }.get((name, job_id), set())
             assert writes == allowed, (name, job_id, writes)
             assert "timeout-minutes" in job, (name, job_id)
@@ -197,6 +198,37 @@ def test_applies_never_overlap_and_run_in_the_protected_environment():
     assert collect["concurrency"] == {"group": "benchctl-collect", "cancel-in-progress": False}
 
 
+def test_every_install_is_from_a_lock():
+    """A runner next month installs what CI tested: the locked profile, then benchctl alone."""
+    installs = [
+        (name, step["run"])
+        for name, _, _, step in _steps()
+        if "pip install" in step.get("run", "") and name != "lock.yml"
+    ]
+    assert {name for name, _ in installs} == {
+        "plan.yml",
+        "apply.yml",
+        "collect.yml",
+        "validate.yml",
+    }
+    for name, run in installs:
+        assert re.fullmatch(
+            r"python -m pip install -r requirements/(base|dev)\.txt"
+            r" && python -m pip install --no-deps -e \.",
+            run,
+        ), (name, run)
+
+
+def test_lock_refresh_proposes_a_pull_request_that_ci_tests():
+    workflow = _load("lock.yml")
+    assert "schedule" in _triggers(workflow)
+    runs = "\n".join(s.get("run", "") for s in workflow["jobs"]["refresh"]["steps"])
+    assert "scripts/lock.sh --upgrade" in runs
+    assert re.search(r"pip install uv==\d+\.\d+\.\d+$", runs, re.M)  # the locker is pinned too
+    assert "gh pr create --base main" in runs
+    assert "pull_request" in _triggers(_load("validate.yml"))  # the PR runs .ci/run
+
+
 def test_secrets_reach_only_the_steps_that_need_them():
     for name, job_id, job, step in _steps():
         assert "secrets." not in json.dumps(job.get("env", {})), (name, job_id)
@@ -217,11 +249,11 @@ def test_fork_pull_requests_never_run_their_code_with_write_access():
     assert "github.event_name == 'pull_request'" in plan["if"] and "==" in plan["if"]
 
 
-def test_checkouts_do_not_keep_the_token_except_to_push_reports():
+def test_checkouts_do_not_keep_the_token_except_to_push_reports_and_locks():
     for name, job_id, _, step in _steps():
         if "actions/checkout@" in step.get("uses", ""):
             keeps = step.get("with", {}).get("persist-credentials", True)
-            assert keeps is (name == "collect.yml"), (name, job_id)
+            assert keeps is (name in ("collect.yml", "lock.yml")), (name, job_id)
 
 
 # --------------------------------------------------------------------------------------------

@@ -85,15 +85,18 @@ def demo(
         sim_speed=sim_speed,
         keep_running=keep_running,
     )
+    # The time first: a narrow terminal or a CI log (80 columns) cuts the end of a line.
     with Progress(
         SpinnerColumn(finished_text="[green]✓[/green]"),
+        TimeElapsedColumn(),
         TextColumn("{task.description}"),
         TextColumn("{task.fields[count]}", style="bold"),
         TextColumn("{task.fields[detail]}", style="dim"),
-        TimeElapsedColumn(),
         console=Console(stderr=True, highlight=False),
     ) as progress:
-        result = run(options, on_step=_Phases(progress))
+        phases = _Phases(progress)
+        result = run(options, on_step=phases)
+        phases.finish()  # on failure the phase that failed keeps its spinner, not a tick
     outcomes = ", ".join(f"{n} {name}" for name, n in sorted(result.outcomes.items()))
     typer.echo(
         f"Drove {result.sessions} sessions ({outcomes}); {result.requests_collected} of"
@@ -118,14 +121,14 @@ class _Phases:
 
     def __call__(self, step: Step) -> None:
         if step.phase != self.phase:
-            self._finish()
+            self.finish()
             self.phase = step.phase
             self.task = self.progress.add_task(step.phase, total=None, count="", detail="")
         assert self.task is not None
         count = f"{step.done}/{step.total}" if step.total is not None else ""
         self.progress.update(self.task, count=count, detail=escape(step.detail))
 
-    def _finish(self) -> None:
+    def finish(self) -> None:
         # A finished task stops its clock; the detail of the moment goes, the count stays.
         if self.task is not None:
             self.progress.update(self.task, total=1, completed=1, detail="")

@@ -32,16 +32,20 @@ def data_dir(state_dir: Path) -> Path:
     return state_dir / "pgdata"
 
 
-def start(state_dir: Path, database: str = DATABASE) -> str:
-    """Start (or find running) the embedded server; return the URL of ``database`` on it."""
+def start(state_dir: Path, database: str = DATABASE, *, announce: bool = True) -> str:
+    """Start (or find running) the embedded server; return the URL of ``database`` on it.
+
+    ``announce``: call ``on_started`` if the server had to be started (`up` reports it its own
+    way).
+    """
     with warnings.catch_warnings():
         # platformdirs warns on machines without XDG_RUNTIME_DIR (containers, CI); pgserver
         # falls back to /tmp on its own, so the warning would only alarm the user.
         warnings.filterwarnings("ignore", message=".*XDG_RUNTIME_DIR")
-        return _start(state_dir, database)
+        return _start(state_dir, database, announce)
 
 
-def _start(state_dir: Path, database: str) -> str:
+def _start(state_dir: Path, database: str, announce: bool) -> str:
     import pgserver  # imported late: it is slow to import and unused with BENCHCTL_DATABASE_URL
 
     state_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +61,7 @@ def _start(state_dir: Path, database: str) -> str:
             " of your own."
         ) from exc
     ensure_database(server.get_uri("postgres"), database)
-    if not was_running:
+    if announce and not was_running:
         on_started(data_dir(state_dir))
     return str(server.get_uri(database))
 

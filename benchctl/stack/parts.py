@@ -138,7 +138,7 @@ def start_postgres(state_dir: Path) -> tuple[PartRecord, str]:
     adopted = postmaster_pid(state_dir) is not None
     if not adopted:
         _forget_stopped_server(state_dir)
-    url = embedded.start(state_dir)
+    url = embedded.start(state_dir, announce=False)
     pid = postmaster_pid(state_dir)
     found = processes.identity(pid) if pid is not None else None
     if found is None:

@@ -169,7 +169,7 @@ spec:
     top_p: 0.5
     max_tokens: 100
     reasoning_effort: low
-    extra: {drop_params: true, model: elsewhere/x, api_base: "http://evil.test"}
+    extra: {drop_params: true}
 """
     root = write_minirepo(tmp_path, variants__fast=variant)
     result = load_repository(root)
@@ -184,6 +184,33 @@ spec:
         "max_tokens": 100,
         "reasoning_effort": "low",
     }
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        "{model: elsewhere/x}",
+        '{api_base: "http://evil.test"}',
+        '{api_key: "os.environ/LITELLM_MASTER_KEY"}',
+        "{aws_secret_access_key: x}",
+        '{extra_headers: {X-Leak: "os.environ/LITELLM_MASTER_KEY"}}',
+        '{metadata: ["os.environ/DATABASE_URL"]}',
+    ],
+)
+def test_extra_cannot_route_or_read_the_environment(extra: str, tmp_path: Path):
+    variant = f"""\
+apiVersion: benchctl/v1
+kind: Variant
+metadata: {{name: fast}}
+spec:
+  provider: sim
+  model: sim-fast
+  harness_profile: script
+  request:
+    extra: {extra}
+"""
+    result = load_repository(write_minirepo(tmp_path, variants__fast=variant))
+    assert [d.code for d in result.errors] == ["BC214"]
 
 
 def test_api_base_overrides(repository: Repository):

@@ -39,6 +39,11 @@ CODES: dict[str, tuple[str, str]] = {
         "remove the tag; manifests use plain strings, numbers, booleans, lists and mappings",
     ),
     "BC113": ("nesting too deep", "manifests are shallow; flatten the structure"),
+    "BC114": (
+        "not a regular file inside the repository",
+        "a manifest is a regular file in the repository: replace the symlink, FIFO, device or"
+        " socket with the YAML file itself",
+    ),
     # envelope and schema
     "BC200": ("unsupported apiVersion", "set `apiVersion: benchctl/v1`"),
     "BC201": (
@@ -59,6 +64,22 @@ CODES: dict[str, tuple[str, str]] = {
     "BC210": (
         "session outcome does not match its status",
         "a finalized session needs an outcome; open and aborted sessions have none",
+    ),
+    "BC211": (
+        "api_key_env names a credential of benchctl, LiteLLM, the stack or CI",
+        "name the variable that holds this provider's own key, e.g. ACME_API_KEY",
+    ),
+    "BC212": (
+        "env var that can take over a shell, a loader or traffic",
+        "harness env may set the harness's own variables only; see docs/security.md for the list",
+    ),
+    "BC213": (
+        "duration too long",
+        "give a duration no longer than the field's ceiling (docs/manifests.md lists them)",
+    ),
+    "BC214": (
+        "request.extra sets the endpoint or credentials",
+        "set api_base and api_key_env in the provider manifest; extra is for sampling params",
     ),
     # cross-references
     "BC300": ("reference to an object that does not exist", "fix the name or add the manifest"),
@@ -94,6 +115,14 @@ CODES: dict[str, tuple[str, str]] = {
     "BC501": (
         "template uses an unknown variable",
         "templates may use proxy, session, variant and task_card; see docs/manifests.md",
+    ),
+    "BC503": (
+        "template over its budget",
+        "templates build short strings: no huge numbers, repetitions or loops (docs/security.md)",
+    ),
+    "BC504": (
+        "session key outside env",
+        "pass the key to the harness through an env var of spec.env, never launch or args",
     ),
 }
 

@@ -1,8 +1,10 @@
 """Harness profile templates: Jinja2 in a sandbox, undefined variables are errors.
 
-Templates come from manifests, i.e. from pull requests, so they run in Jinja2's sandbox. The
-variables they may use are the four mappings of ``TemplateContext``; docs/manifests.md lists
-their fields.
+Templates come from manifests, i.e. from pull requests, so they run in a sandbox with a budget
+(``benchctl.manifests.sandbox``). The variables they may use are the four mappings of
+``TEMPLATE_VARIABLES``; docs/manifests.md lists their fields. The session key is for ``env``
+only: ``launch`` and ``args`` are printed by `apply` and show in `ps`, so they render without
+it, and a reference to it there is an error of its own.
 """
 
 from __future__ import annotations
@@ -13,13 +15,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import jinja2
-from jinja2.sandbox import SandboxedEnvironment
+from jinja2 import nodes
 
 from benchctl.manifests.diagnostics import Diagnostic
 from benchctl.manifests.models import HarnessProfile
+from benchctl.manifests.sandbox import BudgetedSandbox, TemplateBudgetError
 from benchctl.manifests.yaml_source import PathSegment, YamlDocument
 
-_ENV = SandboxedEnvironment(undefined=jinja2.StrictUndefined, autoescape=False)
+_ENV = BudgetedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
 
 _SAMPLE_VALUE = {"string": "example", "integer": 1, "number": 1.0, "boolean": False}
 
@@ -97,17 +100,54 @@ def _templates(profile: HarnessProfile) -> Iterator[tuple[tuple[PathSegment, ...
     yield ("spec", "launch"), profile.spec.launch
 
 
+def _without_key(context: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """The context of ``launch`` and ``args``: the session without its key."""
+    session = {k: v for k, v in context["session"].items() if k != "key"}
+    return {**context, "session": session}
+
+
+def _is_env(loc: tuple[PathSegment, ...]) -> bool:
+    return loc[:2] == ("spec", "env")
+
+
 def render(profile: HarnessProfile, context: Mapping[str, Mapping[str, Any]]) -> RenderedHarness:
     """Render every template of ``profile``; raises jinja2 errors on bad templates."""
-
-    def one(source: str) -> str:
-        return _ENV.from_string(source).render(context)
-
+    printed = _without_key(context)
     return RenderedHarness(
-        env={name: one(value) for name, value in profile.spec.env.items()},
+        env={name: _ENV.render(value, context) for name, value in profile.spec.env.items()},
         # An argument that renders empty (a false `{% if %}`) is left out, not passed as "".
-        args=[arg for arg in (one(value) for value in profile.spec.args) if arg],
-        launch=one(profile.spec.launch),
+        args=[arg for arg in (_ENV.render(v, printed) for v in profile.spec.args) if arg],
+        launch=_ENV.render(profile.spec.launch, printed),
+    )
+
+
+def _names_session_key(node: nodes.Node) -> bool:
+    """``session.key`` or ``session['key']``."""
+    if isinstance(node, nodes.Getattr):
+        target, attr = node.node, node.attr
+    elif isinstance(node, nodes.Getitem) and isinstance(node.arg, nodes.Const):
+        target, attr = node.node, node.arg.value
+    else:
+        return False
+    return isinstance(target, nodes.Name) and target.name == "session" and attr == "key"
+
+
+def _uses_session_key(source: str) -> bool:
+    """Whether the template reads the session key, or hands over the whole ``session``
+    mapping that holds it (``{{ session }}``, ``session|tojson``, ``session.items()``)."""
+    tree = _ENV.parse(source)
+    if any(_names_session_key(node) for node in tree.find_all((nodes.Getattr, nodes.Getitem))):
+        return True
+    # Every other use of `session` must pick one of its fields by a constant name.
+    picked = {
+        id(node.node) for node in tree.find_all(nodes.Getattr) if isinstance(node.node, nodes.Name)
+    } | {
+        id(node.node)
+        for node in tree.find_all(nodes.Getitem)
+        if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const)
+    }
+    return any(
+        name.name == "session" and id(name) not in picked for name in tree.find_all(nodes.Name)
     )
 
 
@@ -117,11 +157,21 @@ def check_templates(profile: HarnessProfile, doc: YamlDocument) -> Iterator[Diag
     for loc, source in _templates(profile):
         where = ".".join(str(p) for p in loc)
         try:
-            _ENV.from_string(source).render(context)
+            if not _is_env(loc) and _uses_session_key(source):
+                yield doc.diagnostic(
+                    loc,
+                    "BC504",
+                    f"`{where}` uses the session key; it belongs in `env` only, since apply"
+                    " prints the launch line and arguments show in `ps`",
+                )
+                continue
+            _ENV.render(source, context if _is_env(loc) else _without_key(context))
         except jinja2.TemplateSyntaxError as exc:
             yield doc.diagnostic(
                 loc, "BC500", f"`{where}`: {exc.message} (template line {exc.lineno})"
             )
+        except TemplateBudgetError as exc:
+            yield doc.diagnostic(loc, "BC503", f"`{where}` goes over the template budget: {exc}")
         except jinja2.UndefinedError as exc:
             yield doc.diagnostic(loc, "BC501", f"`{where}`: {exc.message}")
         except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:

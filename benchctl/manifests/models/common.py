@@ -53,6 +53,22 @@ def _check_duration(value: str) -> str:
     return value
 
 
+def at_most(limit: str) -> AfterValidator:
+    """A duration no longer than ``limit``: what the database and LiteLLM store, and sane."""
+    ceiling = duration_seconds(limit)
+
+    def check(value: str) -> str:
+        if duration_seconds(value) > ceiling:
+            raise PydanticCustomError(
+                "BC213",
+                "{value} is longer than {limit}, the most this field accepts",
+                {"value": repr(value), "limit": limit},
+            )
+        return value
+
+    return AfterValidator(check)
+
+
 # Names keep their pattern in the JSON Schema; the validator turns a mismatch into BC209.
 Name = Annotated[
     str, Field(json_schema_extra={"pattern": NAME_PATTERN}), AfterValidator(_check_name)
@@ -65,6 +81,8 @@ Duration = Annotated[
 EnvVarName = Annotated[str, StringConstraints(pattern=ENV_VAR_PATTERN)]
 LabelKey = Annotated[str, StringConstraints(pattern=LABEL_KEY_PATTERN)]
 NonEmptyStr = Annotated[str, StringConstraints(min_length=1)]
+# A seed LiteLLM and the providers take: a signed 64-bit integer.
+Seed = Annotated[int, Field(ge=-(2**63), le=2**63 - 1)]
 
 
 class Metadata(StrictModel):

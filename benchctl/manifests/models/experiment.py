@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from pydantic import AfterValidator, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from benchctl.manifests.models.common import Duration, Envelope, Name, StrictModel
+from benchctl.manifests.models.common import Duration, Envelope, Name, StrictModel, at_most
 
 SessionStatus = Literal["open", "finalized", "aborted"]
 Outcome = Literal["success", "partial", "failure"]
@@ -33,12 +33,18 @@ class ContentCapture(StrictModel):
     redact: list[Annotated[str, AfterValidator(_compiles)]] = Field(
         default_factory=list, description="Regexes whose matches are replaced before storage."
     )
-    retention: Duration = Field(default="30d", description="How long captured content is kept.")
+    retention: Annotated[Duration, at_most("3650d")] = Field(
+        default="30d", description="How long captured content is kept (at most 3650d)."
+    )
 
 
 class SessionPolicy(StrictModel):
-    ttl: Duration = Field(default="4h", description="Lifetime of a session's proxy key.")
-    budget_usd: float = Field(default=5.0, gt=0, description="Spend limit of a session's key.")
+    ttl: Annotated[Duration, at_most("365d")] = Field(
+        default="4h", description="Lifetime of a session's proxy key (at most 365d)."
+    )
+    budget_usd: float = Field(
+        default=5.0, gt=0, le=100_000, description="Spend limit of a session's key, in USD."
+    )
     content_capture: ContentCapture = Field(
         default_factory=ContentCapture, description="Off by default."
     )
@@ -47,7 +53,7 @@ class SessionPolicy(StrictModel):
 class SessionEntry(StrictModel):
     variant: Name = Field(description="One of the experiment's variants.")
     task_card: Name = Field(description="One of the experiment's task cards.")
-    replicate: int = Field(default=1, ge=1, description="1 to spec.replicates.")
+    replicate: int = Field(default=1, ge=1, le=100, description="1 to spec.replicates.")
     status: SessionStatus = Field(default="open", description="Desired state of the session.")
     outcome: Outcome | None = Field(
         default=None, validate_default=True, description="Required once finalized."

@@ -8,6 +8,7 @@ from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
 from benchctl.manifests.models.common import Envelope, EnvVarName, NonEmptyStr, StrictModel
+from benchctl.manifests.reserved import hijacking
 
 Protocol = Literal["openai-chat", "openai-responses", "anthropic-messages"]
 SettingValue = str | int | float | bool
@@ -82,6 +83,19 @@ class HarnessProfileSpec(StrictModel):
     docs_url: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = Field(
         default=None, description="Where the harness documents its proxy settings."
     )
+
+    @field_validator("env")
+    @classmethod
+    def _no_takeover(cls, env: dict[str, str]) -> dict[str, str]:
+        for name in env:
+            why = hijacking(name)
+            if why is not None:
+                raise PydanticCustomError(
+                    "BC212",
+                    "env may not set {name}: {why}; the operator sources this env file",
+                    {"name": name, "why": why},
+                )
+        return env
 
 
 class HarnessProfile(Envelope):

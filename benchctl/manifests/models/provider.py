@@ -7,10 +7,13 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from benchctl.manifests.models.common import Envelope, EnvVarName, StrictModel
+from benchctl.manifests.models.common import Envelope, EnvVarName, Seed, StrictModel
+from benchctl.manifests.reserved import reserved_credential
 
-NonNegative = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
+# Ceilings far above any real figure, so that a manifest cannot ask the simulator to wait for
+# ever or make a cost overflow what the database stores.
+NonNegative = Annotated[float, Field(ge=0, le=1_000_000)]
+Positive = Annotated[float, Field(gt=0, le=1_000_000_000)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 ErrorKind = Literal["rate_limit", "server_error", "timeout"]
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
@@ -72,9 +75,11 @@ class ModelSimulation(StrictModel):
 
 
 class ProviderModel(StrictModel):
-    context_window: int = Field(gt=0, description="Maximum prompt + completion tokens.")
+    context_window: int = Field(
+        gt=0, le=1_000_000_000, description="Maximum prompt + completion tokens."
+    )
     max_output_tokens: int | None = Field(
-        default=None, gt=0, description="Longest completion the model returns."
+        default=None, gt=0, le=1_000_000_000, description="Longest completion the model returns."
     )
     prices: Prices = Field(description="USD per million tokens.")
     simulate: ModelSimulation | None = Field(
@@ -83,7 +88,7 @@ class ProviderModel(StrictModel):
 
 
 class Simulator(StrictModel):
-    seed: int = Field(default=0, description="Seed of every random draw, for repeatable runs.")
+    seed: Seed = Field(default=0, description="Seed of every random draw, for repeatable runs.")
 
 
 class ProviderSpec(StrictModel):
@@ -103,6 +108,19 @@ class ProviderSpec(StrictModel):
     models: dict[ModelId, ProviderModel] = Field(
         min_length=1, description="Models offered, by the provider's model id."
     )
+
+    @field_validator("api_key_env")
+    @classmethod
+    def _own_credential(cls, name: str | None) -> str | None:
+        why = reserved_credential(name) if name is not None else None
+        if why is not None:
+            raise PydanticCustomError(
+                "BC211",
+                "{name} may not be a provider's key: {why}, and LiteLLM would send it to this"
+                " provider's api_base",
+                {"name": name, "why": why},
+            )
+        return name
 
     @field_validator("models")
     @classmethod

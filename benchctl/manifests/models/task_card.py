@@ -6,7 +6,13 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from benchctl.manifests.models.common import Duration, Envelope, NonEmptyStr, StrictModel
+from benchctl.manifests.models.common import (
+    Duration,
+    Envelope,
+    NonEmptyStr,
+    StrictModel,
+    at_most,
+)
 
 Tag = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9._-]*$", max_length=63)]
 
@@ -27,7 +33,9 @@ class TaskCardSpec(StrictModel):
     acceptance_criteria: list[NonEmptyStr] = Field(
         min_length=1, description="Checks that decide success."
     )
-    timebox: Duration = Field(description="How long a session may take, e.g. 30m.")
+    timebox: Annotated[Duration, at_most("7d")] = Field(
+        description="How long a session may take, e.g. 30m (at most 7d)."
+    )
     difficulty: Literal["easy", "medium", "hard"] = Field(description="Rough difficulty.")
     tags: list[Tag] = Field(default_factory=list, description="For grouping in reports.")
 

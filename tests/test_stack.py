@@ -120,7 +120,7 @@ def teardown(stack: Stack) -> None:
 
 def require_litellm() -> None:
     if not (Path(sys.executable).parent / "litellm").exists():
-        unavailable(f"litellm is not installed in {sys.prefix}: pip install -e '.[dev,proxy]'")
+        unavailable(f"needs the proxy extra: litellm is not installed in {sys.prefix}")
 
 
 @pytest.fixture(scope="module")
@@ -375,6 +375,10 @@ def test_down_never_signals_a_recycled_pid(tmp_path: Path):
 
 
 def test_up_outside_a_repository_is_a_usage_error(tmp_path: Path, run_cli):
+    from benchctl import extras
+
+    if extras.missing("proxy"):
+        unavailable("needs the proxy extra: without it `up` stops at that, before the manifests")
     result = run_cli("up", "--root", str(tmp_path))
     assert result.exit_code == 2
     assert "no manifests found" in result.output

@@ -8,13 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, Literal
 
+import yaml
 from pydantic import BaseModel, ConfigDict
 
 from benchctl.manifests.catalog import Repository
+from benchctl.manifests.loader import load_repository
 from benchctl.manifests.models import KINDS
 from benchctl.manifests.models.common import Envelope
 from benchctl.manifests.models.experiment import Outcome, SessionStatus
@@ -175,3 +179,45 @@ def desired_state(
         manifest_dirty=manifest_dirty,
         repo_path=str(repo.root.resolve()),
     )
+
+
+def revalidate(desired: DesiredState) -> list[str]:
+    """Problems of a desired state read from a saved plan, as ``path:line:col: CODE message``.
+
+    A plan file is plain JSON and its fingerprint a digest anyone can recompute, so what it
+    embeds is checked like manifests from a pull request: its documents are written back as
+    manifest files and loaded with every check `validate` runs, and the snapshot those give
+    must be the one the plan carries (its hashes and comparable fields included).
+    """
+    with tempfile.TemporaryDirectory(prefix="benchctl-plan-") as scratch:
+        root = Path(scratch)
+        entries: dict[str, list[dict[str, Any]]] = {}
+        for session in desired.sessions:
+            entry = session.model_dump(exclude={"experiment"}, exclude_none=True)
+            if not entry.get("notes"):
+                entry.pop("notes", None)
+            entries.setdefault(session.experiment, []).append(entry)
+        for obj in desired.objects:
+            document = json.loads(canonical_json(obj.document))
+            if obj.kind == "Experiment" and isinstance(document.get("spec"), dict):
+                document["spec"]["sessions"] = entries.pop(obj.name, [])
+            folder = root / KINDS[obj.kind][1]
+            folder.mkdir(exist_ok=True)
+            (folder / f"{obj.name}.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
+        if entries:
+            return [f"sessions of experiments the plan does not hold: {', '.join(sorted(entries))}"]
+        result = load_repository(root)
+        problems = [
+            f"{d.path.relative_to(root)}:{d.line}:{d.col}: {d.code} {d.message}"
+            for d in result.errors
+        ]
+        if problems:
+            return problems
+        again = desired_state(
+            result.repository,
+            manifest_commit=desired.manifest_commit,
+            manifest_dirty=desired.manifest_dirty,
+        )
+    if again.model_copy(update={"repo_path": desired.repo_path}) != desired:
+        return ["its snapshot differs from what its manifests give (hashes or fields edited)"]
+    return []

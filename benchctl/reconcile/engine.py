@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from benchctl.db.connection import Connection, connect
 from benchctl.errors import (
+    PlanError,
     ProxyAuthError,
     ProxyError,
     ProxyUnavailable,
@@ -26,7 +27,7 @@ from benchctl.manifests.catalog import Repository
 from benchctl.manifests.loader import load_valid_repository
 from benchctl.reconcile.actual import read_database, read_keys
 from benchctl.reconcile.apply import Applier, ApplyResult
-from benchctl.reconcile.desired import DesiredState, desired_state
+from benchctl.reconcile.desired import DesiredState, desired_state, revalidate
 from benchctl.reconcile.lock import state_lock
 from benchctl.reconcile.plan import FORMAT_VERSION, Action, Plan, config_drift, diff
 from benchctl.reconcile.provenance import manifest_commit
@@ -160,6 +161,14 @@ def read_saved_plan(path: Path) -> Plan:
         raise UsageError(
             f"{path} was edited after `benchctl plan` saved it (its fingerprint does not match"
             " its content); save a new plan instead of editing one."
+        )
+    problems = revalidate(plan.desired)
+    if problems:
+        raise PlanError(
+            f"{path} holds manifests that do not validate, so nothing was applied: "
+            + "; ".join(problems[:5])
+            + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+            + ". Save a new plan from valid manifests with `benchctl plan --out FILE`."
         )
     return plan
 

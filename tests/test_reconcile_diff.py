@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -294,3 +295,41 @@ def test_provider_route_change_versions_its_variants(tmp_path):
     assert kinds["Provider"].action == "update"
     assert kinds["Variant"].action == "replace"
     assert kinds["Variant"].forced_by == ["provider.route"]
+
+
+def _keyed(provider: str, base: str) -> str:
+    return provider.replace(
+        "  api_base: http://127.0.0.1:8799/v1\n",
+        f"  api_base: {base}\n  api_key_env: ACME_API_KEY\n",
+    )
+
+
+def test_a_credential_sent_to_a_new_host_is_marked_sensitive_everywhere(tmp_path):
+    from rich.console import Console
+
+    from benchctl.render.plan import to_json, to_text
+
+    provider = FILES["providers/sim.yaml"]
+    assert "api_base: http://127.0.0.1:8799/v1\n" in provider
+    base = desired(tmp_path / "a", providers__sim=_keyed(provider, "https://api.acme.test/v1"))
+    moved = desired(tmp_path / "b", providers__sim=_keyed(provider, "https://collector.evil/v1"))
+    plan = diff(moved, applied(base), now=NOW)
+    (action,) = [a for a in plan.actions if a.kind == "Provider"]
+    assert action.sensitive == [
+        "credential route changes: $ACME_API_KEY is sent to https://collector.evil/v1"
+        " (was: $ACME_API_KEY is sent to https://api.acme.test/v1)"
+    ]
+    markdown = to_markdown(plan)
+    assert markdown.index(":rotating_light: **Sensitive.** Provider sim") < markdown.index("| ")
+    assert "https://collector.evil/v1" in json.loads(to_json(plan))["actions"][0]["sensitive"][0]
+    console = Console(record=True, width=200)
+    to_text(plan, console)
+    assert console.export_text().startswith("sensitive: Provider sim: credential route changes")
+    # A new keyed provider is sensitive; a keyless one (the simulator) is not, nor is a change
+    # that keeps the route.
+    empty = ActualState(0, "L", {}, {}, {})
+    assert [a.sensitive for a in diff(base, empty, now=NOW).actions if a.kind == "Provider"] == [
+        ["new provider: $ACME_API_KEY is sent to https://api.acme.test/v1"]
+    ]
+    assert all(not a.sensitive for a in diff(desired(tmp_path / "d"), empty, now=NOW).actions)
+    assert all(not a.sensitive for a in diff(base, applied(base), now=NOW).actions)

@@ -16,6 +16,7 @@ from benchctl.errors import PlanError
 from benchctl.reconcile.actual import ActualSession, ActualState
 from benchctl.reconcile.desired import (
     VERSIONED,
+    DesiredObject,
     DesiredSession,
     DesiredState,
     Kind,
@@ -71,6 +72,8 @@ class Action(BaseModel):
     key_alias: str | None = None
     key_token: str | None = None
     resume: bool = False
+    # What a reviewer must not miss: a credential going to a new host (docs/security.md).
+    sensitive: list[str] = Field(default_factory=list)
 
     @property
     def symbol(self) -> str:
@@ -241,6 +244,34 @@ def diff(desired: DesiredState, actual: ActualState, *, now: datetime | None = N
     )
 
 
+# Provider fields that decide which credential LiteLLM sends where.
+CREDENTIAL_ROUTE = ("spec.api_base", "spec.api_key_env", "spec.route")
+
+
+def _credential_route(document: dict[str, Any]) -> str:
+    spec = document.get("spec", {})
+    key = spec.get("api_key_env")
+    base = spec.get("api_base") or f"LiteLLM's default endpoint for {spec.get('route')}"
+    return f"{'$' + key if key else 'no credential'} is sent to {base}"
+
+
+def _sensitive(obj: DesiredObject, before: dict[str, Any] | None) -> list[str]:
+    """A provider whose credential goes somewhere it did not go before."""
+    if obj.kind != "Provider":
+        return []
+    keys = [doc.get("spec", {}).get("api_key_env") for doc in (obj.document, before or {})]
+    if not any(keys):
+        return []  # no credential is sent (the simulator), wherever the calls go
+    now = _credential_route(obj.document)
+    if before is None:
+        return [f"new provider: {now}"]
+    old = flatten(before, "")
+    new = flatten(obj.document, "")
+    if any(old.get(f".{field}") != new.get(f".{field}") for field in CREDENTIAL_ROUTE):
+        return [f"credential route changes: {now} (was: {_credential_route(before)})"]
+    return []
+
+
 def _objects(desired: DesiredState, actual: ActualState) -> list[Action]:
     actions: list[Action] = []
     wanted = {(o.kind, o.name) for o in desired.objects}
@@ -251,7 +282,12 @@ def _objects(desired: DesiredState, actual: ActualState) -> list[Action]:
             reason = "new" if have is None else "back after being retired; history is kept"
             actions.append(
                 Action(
-                    action="create", kind=obj.kind, name=obj.name, reason=reason, version=version
+                    action="create",
+                    kind=obj.kind,
+                    name=obj.name,
+                    reason=reason,
+                    version=version,
+                    sensitive=_sensitive(obj, None),
                 )
             )
             continue
@@ -296,6 +332,7 @@ def _objects(desired: DesiredState, actual: ActualState) -> list[Action]:
                     reason=reason,
                     changes=fields,
                     version=have.version,
+                    sensitive=_sensitive(obj, have.document),
                 )
             )
     for (kind, name), have in sorted(actual.objects.items()):

@@ -80,7 +80,14 @@ def drift_lines(drift: ConfigDrift) -> list[str]:
     return lines
 
 
+def sensitive_lines(plan: Plan) -> list[str]:
+    """Every change of where a credential goes, named by its object."""
+    return [f"{a.kind} {a.name}: {line}" for a in plan.actions for line in a.sensitive]
+
+
 def to_text(plan: Plan, console: Console) -> None:
+    for line in sensitive_lines(plan):
+        console.print(f"[bold red]sensitive:[/bold red] {escape(line)}")
     for warning in plan.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
     if plan.config_drift is not None:
@@ -95,6 +102,8 @@ def to_text(plan: Plan, console: Console) -> None:
         console.print(f"  [{style}]{action.symbol:>3}[/{style}] {escape(_title(action))}")
         for line in _details(action):
             console.print(f"        [dim]{escape(line)}[/dim]")
+        for line in action.sensitive:
+            console.print(f"        [bold red]sensitive: {escape(line)}[/bold red]")
     if plan.actions:
         console.print()
     console.print(f"[bold]{summary_line(plan)}[/bold]")
@@ -111,6 +120,10 @@ def to_markdown(plan: Plan) -> str:
     if desired.manifest_commit:
         dirty = " (with uncommitted changes)" if desired.manifest_dirty else ""
         lines += [f"Manifests at `{desired.manifest_commit[:12]}`{dirty}.", ""]
+    # Before anything else a reviewer reads: a credential that now goes to another host.
+    lines += [f"> :rotating_light: **Sensitive.** {_cell(line)}" for line in sensitive_lines(plan)]
+    if sensitive_lines(plan):
+        lines.append("")
     lines += [f"> :warning: {warning}" for warning in plan.warnings]
     if plan.warnings:
         lines.append("")
@@ -122,7 +135,8 @@ def to_markdown(plan: Plan) -> str:
     if plan.actions:
         lines += ["| | action | object | why |", "|---|---|---|---|"]
         for action in plan.actions:
-            why = _cell("; ".join(_details(action)))
+            details = _details(action) + [f"**sensitive:** {line}" for line in action.sensitive]
+            why = _cell("; ".join(details))
             lines.append(
                 f"| `{action.symbol}` | {action.action} | {_cell(_title(action))} | {why} |"
             )

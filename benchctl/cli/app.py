@@ -6,8 +6,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 from typer.core import TyperGroup
 
 from benchctl import __version__
@@ -27,8 +25,9 @@ from benchctl.cli import (
     unlock,
     validate,
 )
-from benchctl.db import embedded
 from benchctl.errors import BenchctlError
+
+# rich and the core are imported where used: every command, even --version, imports this module.
 
 
 class _Group(TyperGroup):
@@ -37,10 +36,22 @@ class _Group(TyperGroup):
     Catching here, around the whole command tree, covers every subcommand at once.
     """
 
+    # Set by main(): the `benchctl` command announces an embedded PostgreSQL it starts, while
+    # tests and library users of `app` hear nothing. Hooked only once a subcommand runs: that
+    # imports the database driver, which `benchctl --version` and `benchctl --help` do without.
+    announce_database = False
+
     def invoke(self, ctx: Any) -> Any:  # typer vendors click; its Context is private
+        if self.announce_database:
+            from benchctl.db import embedded
+
+            embedded.on_started = _announce_database
         try:
             return super().invoke(ctx)
         except BenchctlError as exc:
+            from rich.console import Console
+            from rich.markup import escape
+
             message = f"[red]error:[/red] {escape(str(exc))}"
             Console(stderr=True, soft_wrap=True).print(message, highlight=False)
             raise typer.Exit(exc.exit_code) from None
@@ -112,5 +123,5 @@ def _announce_database(data: Path) -> None:
 
 
 def main() -> None:
-    embedded.on_started = _announce_database
+    _Group.announce_database = True
     app()

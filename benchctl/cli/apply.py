@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
 
 from benchctl.cli.options import LockTimeout, Root, seconds
-from benchctl.reconcile.engine import ApplyRequest
-from benchctl.reconcile.engine import apply as run_apply
-from benchctl.reconcile.plan import Action, Plan
-from benchctl.render.plan import summary_line, to_text
-from benchctl.settings import Settings
+
+if TYPE_CHECKING:
+    from benchctl.reconcile.plan import Action, Plan
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 
 def apply(
@@ -50,6 +48,14 @@ def apply(
 
       benchctl plan --out plan.json && benchctl apply plan.json
     """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from benchctl.reconcile.engine import ApplyRequest
+    from benchctl.reconcile.engine import apply as run_apply
+    from benchctl.render.plan import summary_line, to_text
+    from benchctl.settings import Settings
+
     console = Console(soft_wrap=True)
 
     def confirm(plan: Plan) -> bool:

@@ -6,17 +6,18 @@ import json
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from benchctl.cli.options import Root, seconds
-from benchctl.collect import engine
-from benchctl.collect.engine import DEFAULT_BATCH_SIZE, CollectSummary, SourceName
+from benchctl.collect import DEFAULT_BATCH_SIZE, SourceName
 from benchctl.errors import UsageError
-from benchctl.settings import Settings
+
+if TYPE_CHECKING:
+    from benchctl.collect.engine import CollectSummary
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 _DURATION = re.compile(r"^([0-9]+[dhms])+$")
 
@@ -90,6 +91,12 @@ def collect(
 
       benchctl collect --session 1a2b --since 2026-03-01 --source api
     """
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from benchctl.collect import engine
+    from benchctl.settings import Settings
+
     settings = Settings.from_env(root)
     err = Console(stderr=True, soft_wrap=True)
     with Progress(
@@ -144,6 +151,9 @@ def purge_content(
 
       benchctl purge-content --experiment demo
     """
+    from benchctl.collect import engine
+    from benchctl.settings import Settings
+
     purged = engine.purge_content(Settings.from_env(root), experiment=experiment)
     what = f"of experiment {experiment}" if experiment else "past its retention"
     typer.echo(f"Purged captured content {what}: {purged} request(s).")

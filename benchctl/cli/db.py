@@ -7,10 +7,8 @@ from pathlib import Path
 import typer
 
 from benchctl.cli.options import Root
-from benchctl.db import migrate
-from benchctl.db.connection import database_url, open_connection, redact_url
-from benchctl.settings import Settings
-from benchctl.stack.control import stop_database
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 db_app = typer.Typer(
     help="The benchmark database: where it is, its schema version, and stopping the embedded one.",
@@ -25,6 +23,10 @@ def upgrade(root: Root = Path()) -> None:
     The embedded database is upgraded automatically; a shared server named by
     BENCHCTL_DATABASE_URL is upgraded only by this command or by `benchctl apply`.
     """
+    from benchctl.db import migrate
+    from benchctl.db.connection import open_connection
+    from benchctl.settings import Settings
+
     settings = Settings.from_env(root)
     with open_connection(settings) as conn:
         applied = migrate.upgrade(conn)
@@ -37,6 +39,9 @@ def upgrade(root: Root = Path()) -> None:
 @db_app.command("url")
 def url(root: Root = Path()) -> None:
     """Print the benchmark database's URL (password hidden), starting the embedded one."""
+    from benchctl.db.connection import database_url, redact_url
+    from benchctl.settings import Settings
+
     typer.echo(redact_url(database_url(Settings.from_env(root))))
 
 
@@ -49,6 +54,9 @@ def stop(root: Root = Path()) -> None:
     it alone; `benchctl down` stops it with the rest of the local stack. The data stays in
     .benchctl/pgdata/.
     """
+    from benchctl.settings import Settings
+    from benchctl.stack.control import stop_database
+
     if stop_database(Settings.from_env(root)):
         typer.echo("Stopped the embedded PostgreSQL; its data stays in .benchctl/pgdata/.")
     else:

@@ -7,19 +7,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import Progress, SpinnerColumn, TaskID, TextColumn, TimeElapsedColumn
 
 from benchctl import extras
 from benchctl.cli.options import Root
 from benchctl.demo import DEFAULT_SIM_SPEED
 from benchctl.errors import UsageError
-from benchctl.report.build import scope, verdicts
-from benchctl.report.model import Report
 
-if TYPE_CHECKING:  # benchctl.demo.run needs the proxy extra: imported once it is checked
+if TYPE_CHECKING:
+    from rich.progress import Progress, TaskID
+
     from benchctl.demo.run import Step
+    from benchctl.report.model import Report
+
+# Core modules are imported where used: every command, even --help, imports this module, and
+# benchctl.demo.run needs the proxy extra, so it is imported once that is checked.
 
 # Committed demo data names no person: the sessions' operator is the demo itself.
 DEMO_OPERATOR = "benchctl demo"
@@ -76,6 +77,9 @@ def demo(
     if not sim_speed > 0:
         raise UsageError(f"--sim-speed must be a positive number, not {sim_speed}.")
     extras.require("proxy", "demo")
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
     from benchctl.demo.run import DemoOptions, run
 
     os.environ.setdefault("BENCHCTL_OPERATOR", DEMO_OPERATOR)
@@ -120,6 +124,8 @@ class _Phases:
         self.task: TaskID | None = None
 
     def __call__(self, step: Step) -> None:
+        from rich.markup import escape
+
         if step.phase != self.phase:
             self.finish()
             self.phase = step.phase
@@ -136,6 +142,8 @@ class _Phases:
 
 def _headline(report: Report) -> None:
     """The report's verdicts, one metric a line, instead of its one-sentence headline."""
+    from benchctl.report.build import scope, verdicts
+
     typer.echo(f"{scope(report.experiment, report.totals)}; baseline {report.baseline}")
     found = verdicts(report.summary, report.baseline)
     width = max(len(title) for title, _ in found)

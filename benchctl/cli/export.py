@@ -8,10 +8,9 @@ from typing import Annotated
 import typer
 
 from benchctl.cli.options import Root
-from benchctl.db.connection import connect
-from benchctl.export.bundle import Format, export_experiment
-from benchctl.export.restore import restore_bundle
-from benchctl.settings import Settings
+from benchctl.export import Format
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 
 def export(
@@ -46,6 +45,10 @@ def export(
 
       benchctl export demo --format csv --out /tmp/demo-csv
     """
+    from benchctl.db.connection import connect
+    from benchctl.export.bundle import export_experiment
+    from benchctl.settings import Settings
+
     with connect(Settings.from_env(root), upgrade=False) as conn:
         result = export_experiment(conn, experiment, out, fmt)
     for name, rows in result.files.items():
@@ -77,6 +80,10 @@ def import_bundle(
 
       benchctl report demo --out /tmp/reports
     """
+    from benchctl.db.connection import connect
+    from benchctl.export.restore import restore_bundle
+    from benchctl.settings import Settings
+
     with connect(Settings.from_env(root), upgrade=True) as conn:
         experiment = restore_bundle(conn, bundle)
     typer.echo(f"imported experiment {experiment} from {bundle}")

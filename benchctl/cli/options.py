@@ -9,7 +9,6 @@ from typing import Annotated
 import typer
 
 from benchctl.errors import UsageError
-from benchctl.manifests.models.common import DURATION_PATTERN, duration_seconds
 
 Root = Annotated[
     Path,
@@ -33,6 +32,9 @@ LockTimeout = Annotated[
 
 def seconds(value: str, option: str) -> float:
     """``30s``/``5m``/``1h`` or a bare number of seconds."""
+    # Imported here: the manifest models load pydantic, and every command imports this module.
+    from benchctl.manifests.models.common import DURATION_PATTERN, duration_seconds
+
     if value.isdigit():
         return float(value)
     if not re.fullmatch(DURATION_PATTERN, value):

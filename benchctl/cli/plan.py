@@ -6,13 +6,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from benchctl.cli.options import Root
 from benchctl.errors import BenchctlError, UsageError
-from benchctl.reconcile.engine import make_plan
-from benchctl.render.plan import to_json, to_markdown, to_text
-from benchctl.settings import Settings
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 
 def plan(
@@ -55,6 +53,12 @@ def plan(
 
       benchctl plan --markdown > comment.md     # for a pull request
     """
+    from rich.console import Console
+
+    from benchctl.reconcile.engine import make_plan
+    from benchctl.render.plan import to_json, to_markdown, to_text
+    from benchctl.settings import Settings
+
     try:
         if as_json and markdown:
             raise UsageError("choose one of --json and --markdown.")

@@ -8,13 +8,9 @@ from typing import Annotated
 import typer
 
 from benchctl.errors import UsageError
-from benchctl.litellm.config import (
-    DEFAULT_BATCH_WRITE_SECONDS,
-    config_fingerprint,
-    dump_config,
-    render_config,
-)
-from benchctl.manifests.loader import load_valid_repository
+from benchctl.litellm import DEFAULT_BATCH_WRITE_SECONDS
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 render_app = typer.Typer(
     help="Render files for the components around benchctl from the manifests.",
@@ -88,6 +84,9 @@ def litellm_config(
 
       benchctl render litellm-config --api-base sim=http://127.0.0.1:9000/v1
     """
+    from benchctl.litellm.config import config_fingerprint, dump_config, render_config
+    from benchctl.manifests.loader import load_valid_repository
+
     repository = load_valid_repository(root)
     overrides = _api_bases(api_base or [], set(repository.providers))
     config = render_config(

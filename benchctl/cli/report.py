@@ -8,11 +8,9 @@ from typing import Annotated
 import typer
 
 from benchctl.cli.options import Root
-from benchctl.db.connection import connect
 from benchctl.errors import UsageError
-from benchctl.report.data import experiment_names
-from benchctl.report.writer import check_report, write_report
-from benchctl.settings import Settings
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 
 def _shown(path: Path) -> str:
@@ -62,6 +60,11 @@ def report(
 
       benchctl report demo --out /tmp/reports
     """
+    from benchctl.db.connection import connect
+    from benchctl.report.data import experiment_names
+    from benchctl.report.writer import check_report, write_report
+    from benchctl.settings import Settings
+
     if (experiment is None) == (not all_):
         raise UsageError("name one experiment, or pass --all (not both).")
     settings = Settings.from_env(root)

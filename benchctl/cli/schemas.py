@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from benchctl.manifests.schemas import stale_schemas, write_schemas
+# Core modules are imported where used: every command, even --help, imports this module.
 
 
 def schemas(
@@ -24,6 +24,8 @@ def schemas(
     Commit the result: each manifest's `# yaml-language-server: $schema=...` modeline points
     editors at these files. `--check` is what CI and pre-commit run.
     """
+    from benchctl.manifests.schemas import stale_schemas, write_schemas
+
     if check:
         stale = stale_schemas(out)
         for name in stale:

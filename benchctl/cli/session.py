@@ -8,15 +8,11 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import typer
-from rich.console import Console
-from rich.table import Table
 
 from benchctl.cli.options import LockTimeout, Root, seconds
 from benchctl.errors import ManifestError, UsageError
-from benchctl.manifests import editing
-from benchctl.manifests.loader import load_repository
-from benchctl.reconcile import sessions
-from benchctl.settings import Settings
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 session_app = typer.Typer(
     help="Sessions: list and inspect them, get a session's env again, rotate its key, and add"
@@ -44,6 +40,12 @@ def list_(
     as_json: Annotated[bool, typer.Option("--json", help="One JSON array.")] = False,
 ) -> None:
     """List sessions with their state, outcome and key expiry."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from benchctl.reconcile import sessions
+    from benchctl.settings import Settings
+
     rows = sessions.list_sessions(Settings.from_env(root), experiment=experiment, status=status)
     if as_json:
         typer.echo(json.dumps([_jsonable(r) for r in rows], indent=2))
@@ -68,6 +70,9 @@ def show(
     as_json: Annotated[bool, typer.Option("--json", help="As a JSON object.")] = False,
 ) -> None:
     """Everything recorded about one session (never its key, only the key's hash and alias)."""
+    from benchctl.reconcile import sessions
+    from benchctl.settings import Settings
+
     row = _jsonable(sessions.show(Settings.from_env(root), session_id))
     if as_json:
         typer.echo(json.dumps(row, indent=2))
@@ -84,12 +89,18 @@ def env(session_id: SessionId, root: Root = Path()) -> None:
     The raw key lives only in .benchctl/sessions/ID.env; if that file is gone, the command
     says so and how to rotate the key.
     """
+    from benchctl.reconcile import sessions
+    from benchctl.settings import Settings
+
     typer.echo(sessions.env_snippet(Settings.from_env(root), session_id), nl=False)
 
 
 @session_app.command("rotate")
 def rotate(session_id: SessionId, root: Root = Path(), lock_timeout: LockTimeout = "0s") -> None:
     """Replace an open session's key (the old one stops working) and rewrite its env file."""
+    from benchctl.reconcile import sessions
+    from benchctl.settings import Settings
+
     done = sessions.rotate(
         Settings.from_env(root), session_id, seconds(lock_timeout, "--lock-timeout")
     )
@@ -100,6 +111,8 @@ def rotate(session_id: SessionId, root: Root = Path(), lock_timeout: LockTimeout
 
 
 def _experiment_path(root: Path, experiment: str) -> Path:
+    from benchctl.manifests.loader import load_repository
+
     result = load_repository(root)
     if not result.ok:
         raise ManifestError(result.errors)
@@ -122,6 +135,9 @@ def add(
     ] = None,
 ) -> None:
     """Add an open session entry to the experiment's YAML (comments and layout kept)."""
+    from benchctl.manifests import editing
+    from benchctl.manifests.loader import load_repository
+
     path = _experiment_path(root, experiment)
     spec = load_repository(root).repository.experiments[experiment].model.spec
     if replicate is None:
@@ -140,6 +156,10 @@ def _end(
     outcome: str | None,
     notes: str | None,
 ) -> None:
+    from benchctl.manifests import editing
+    from benchctl.reconcile import sessions
+    from benchctl.settings import Settings
+
     row = sessions.show(Settings.from_env(root), session_id)
     path = _experiment_path(root, row["experiment"])
     end = editing.SessionEnd(

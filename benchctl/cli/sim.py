@@ -5,15 +5,17 @@ from __future__ import annotations
 import signal
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 from urllib.parse import urlsplit
 
 import typer
 
 from benchctl.errors import UsageError
-from benchctl.manifests.loader import load_repository
-from benchctl.manifests.models import Provider
-from benchctl.sim.server import SimServer
+
+if TYPE_CHECKING:
+    from benchctl.manifests.models import Provider
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 DEFAULT_PORT = 8799
 
@@ -66,6 +68,8 @@ def sim(
 
       benchctl sim --speed 10 --port 0   # ten times faster, on any free port
     """
+    from benchctl.sim.server import SimServer
+
     manifest = _provider(root, provider)
     if port is None:
         api_base = manifest.spec.api_base
@@ -87,6 +91,8 @@ def sim(
 
 
 def _provider(root: Path, name: str) -> Provider:
+    from benchctl.manifests.loader import load_repository
+
     repository = load_repository(root).repository
     loaded = repository.providers.get(name)
     if loaded is not None:

@@ -6,28 +6,28 @@ import json
 from collections.abc import Callable
 from dataclasses import asdict
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.status import Status
 
 from benchctl import extras
 from benchctl.cli.options import Root
-from benchctl.manifests.loader import load_valid_repository
-from benchctl.settings import Settings
-from benchctl.stack import Progress, StackOptions, StackStatus
-from benchctl.stack import down as stack_down
-from benchctl.stack import status as stack_status
-from benchctl.stack import up as stack_up
-from benchctl.stack.control import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT
+from benchctl.ports import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.status import Status
+
+    from benchctl.stack import Progress, StackStatus
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 _ICON = {True: "[green]✓[/green]", False: "[red]✗[/red]"}
 
 
 def _progress(status: Status, console: Console) -> Callable[[Progress], None]:
     """Finished steps as lines on stderr; the step under way in the spinner's text."""
+    from rich.markup import escape
 
     def show(event: Progress) -> None:
         if event.done:
@@ -113,6 +113,13 @@ def up(
       benchctl up --restart-proxy      # after changing variants
     """
     extras.require("proxy", "up")
+    from rich.console import Console
+
+    from benchctl.manifests.loader import load_valid_repository
+    from benchctl.settings import Settings
+    from benchctl.stack import StackOptions
+    from benchctl.stack import up as stack_up
+
     repository = load_valid_repository(root)
     settings = Settings.from_env(root)
     err = Console(stderr=True, soft_wrap=True)
@@ -141,6 +148,11 @@ def down(root: Root = Path()) -> None:
 
       benchctl down
     """
+    from rich.console import Console
+
+    from benchctl.settings import Settings
+    from benchctl.stack import down as stack_down
+
     settings = Settings.from_env(root)
     err = Console(stderr=True, soft_wrap=True)
     with err.status("stopping the local stack") as status:
@@ -165,6 +177,11 @@ def status(
 
       benchctl status --json | jq '.parts[] | select(.healthy | not)'
     """
+    from rich.console import Console
+
+    from benchctl.settings import Settings
+    from benchctl.stack import status as stack_status
+
     result = stack_status(Settings.from_env(root))
     if as_json:
         payload = {"healthy": result.healthy, **asdict(result)}
@@ -177,6 +194,8 @@ def status(
 
 def _render(result: StackStatus, console: Console) -> None:
     """One line per part, never truncated: URLs and paths must stay copyable."""
+    from rich.markup import escape
+
     width = max((len(part.name) for part in result.parts), default=0)
     for part in result.parts:
         health = part.detail if part.action is None else f"{part.detail} ({part.action})"

@@ -8,10 +8,8 @@ from typing import Annotated
 import typer
 
 from benchctl.cli.options import Root
-from benchctl.db.connection import connect
-from benchctl.reconcile.lock import current_holder
-from benchctl.reconcile.lock import force_unlock as release
-from benchctl.settings import Settings
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 
 def force_unlock(
@@ -24,6 +22,11 @@ def force_unlock(
     is killed releases the lock by itself. The holder's in-flight step is rolled back, and the
     next plan shows what it left to do.
     """
+    from benchctl.db.connection import connect
+    from benchctl.reconcile.lock import current_holder
+    from benchctl.reconcile.lock import force_unlock as release
+    from benchctl.settings import Settings
+
     settings = Settings.from_env(root)
     with connect(settings, upgrade=False) as conn:
         found = current_holder(conn)

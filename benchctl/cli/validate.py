@@ -8,12 +8,10 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from benchctl.errors import UsageError
-from benchctl.manifests.loader import discover, load_repository
-from benchctl.manifests.models import FOLDER_KIND
-from benchctl.render.diagnostics import print_text, to_github, to_json
+
+# Core modules are imported where used: every command, even --help, imports this module.
 
 
 class OutputFormat(StrEnum):
@@ -61,6 +59,12 @@ def validate(
 
       benchctl validate --format json | jq .diagnostics
     """
+    from rich.console import Console
+
+    from benchctl.manifests.loader import discover, load_repository
+    from benchctl.manifests.models import FOLDER_KIND
+    from benchctl.render.diagnostics import print_text, to_github, to_json
+
     for path in paths or []:
         if not path.exists():
             raise UsageError(f"{path} does not exist; give manifest files or folders.")

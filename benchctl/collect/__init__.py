@@ -8,3 +8,9 @@ load.py         COPY into temporary tables, then one merge per table, per batch
 prometheus.py   latency histograms per key alias, when a Prometheus URL is configured
 engine.py       ``collect()`` and ``purge_content()``, what the CLI calls
 """
+
+from typing import Literal
+
+# Here, not in engine.py, so that `benchctl collect --help` shows them without the collector.
+SourceName = Literal["api", "database", "auto"]
+DEFAULT_BATCH_SIZE = 5000

@@ -12,15 +12,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from psycopg.rows import tuple_row
 
 from benchctl.db.connection import Connection
 from benchctl.db.queries import query
+from benchctl.export import Format as Format  # re-exported: report.writer imports it here
 from benchctl.report.data import require_experiment
 
-Format = Literal["jsonl", "csv"]
 TABLES = ("requests", "sessions", "session_rollups", "rollups")
 MANIFESTS = "manifests.json"
 _BATCH = 5000

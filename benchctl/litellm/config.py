@@ -16,6 +16,7 @@ from typing import Any
 
 import yaml
 
+from benchctl.litellm import DEFAULT_BATCH_WRITE_SECONDS
 from benchctl.manifests.catalog import Repository
 from benchctl.manifests.models import Provider, Variant
 from benchctl.manifests.models.provider import Prices
@@ -25,7 +26,6 @@ DATABASE_URL_ENV = "DATABASE_URL"
 # The openai/ route refuses to send a request without some key. The simulator checks none, so
 # this literal only satisfies LiteLLM; it grants nothing anywhere.
 SIMULATOR_API_KEY = "sim-no-key"
-DEFAULT_BATCH_WRITE_SECONDS = 1
 
 # Session keys carry {"benchctl": {"experiment": ..., "variant": ..., "task_card": ...}} in their
 # metadata. LiteLLM copies a key's metadata into each request's logging payload, and

@@ -4,6 +4,7 @@ import` restores a bundle faithfully."""
 from __future__ import annotations
 
 import filecmp
+import json
 import shutil
 
 import psycopg
@@ -107,3 +108,25 @@ def test_session_list_piped_keeps_every_cell_whole(run_cli, database_url, tmp_pa
     assert "…" not in listed.output
     assert "sdk-anthropic-sim-fast v1" in listed.output
     assert "requests-structures-annotations v1" in listed.output
+
+
+def test_escape_sequences_in_imported_notes_never_reach_the_terminal(
+    run_cli, database_url, tmp_path
+):
+    """A crafted bundle puts an OSC title sequence and a screen clear in a session's notes."""
+    env = _env(database_url)
+    bundle = tmp_path / "bundle"
+    shutil.copytree(DEMO / "data", bundle)
+    sessions = bundle / "sessions.csv"
+    hostile = "\x1b]0;pwned\x07\x1b[2J\x9b31m"
+    sessions.write_text(sessions.read_text().replace("12 of 12 turns answered", hostile, 1))
+    assert run_cli("import", str(bundle), "--root", str(tmp_path), env=env).exit_code == 0
+    listed = run_cli("session", "list", "--root", str(tmp_path), env=env)
+    ids = json.loads(run_cli("session", "list", "--json", "--root", str(tmp_path), env=env).stdout)
+    every = "".join(
+        run_cli("session", "show", row["id"], "--root", str(tmp_path), env=env).output
+        for row in ids
+    )
+    for output in (listed.output, every):
+        assert "\x1b" not in output and "\x9b" not in output and "\x07" not in output
+    assert "\\x1b]0;pwned\\x07\\x1b[2J\\x9b31m" in every

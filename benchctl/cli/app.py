@@ -52,7 +52,9 @@ class _Group(TyperGroup):
             from rich.console import Console
             from rich.markup import escape
 
-            message = f"[red]error:[/red] {escape(str(exc))}"
+            from benchctl.render.text import printable
+
+            message = f"[red]error:[/red] {escape(printable(str(exc)))}"
             Console(stderr=True, soft_wrap=True).print(message, highlight=False)
             raise typer.Exit(exc.exit_code) from None
 

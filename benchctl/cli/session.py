@@ -41,9 +41,11 @@ def list_(
 ) -> None:
     """List sessions with their state, outcome and key expiry."""
     from rich.console import Console
+    from rich.markup import escape
     from rich.table import Table
 
     from benchctl.reconcile import sessions
+    from benchctl.render.text import printable
     from benchctl.settings import Settings
 
     rows = sessions.list_sessions(Settings.from_env(root), experiment=experiment, status=status)
@@ -53,11 +55,12 @@ def list_(
     table = Table("id", "experiment", "variant", "task card", "rep", "status", "outcome", "opened")
     for r in rows:
         opened = f"{r['opened_at']:%Y-%m-%d %H:%M}" if r["opened_at"] else ""
-        table.add_row(
+        cells = (
             r["id"][:8], r["experiment"], f"{r['variant']} v{r['variant_version']}",
             f"{r['task_card']} v{r['task_card_version']}", str(r["replicate"]), r["status"],
             r["outcome"] or "", opened,
         )  # fmt: skip
+        table.add_row(*(escape(printable(cell)) for cell in cells))
     # Piped or redirected, rich would assume 80 columns and cut every cell: give the table room.
     console = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1_000)
     console.print(table if rows else "No sessions yet: add entries to an experiment and apply.")
@@ -71,15 +74,16 @@ def show(
 ) -> None:
     """Everything recorded about one session (never its key, only the key's hash and alias)."""
     from benchctl.reconcile import sessions
+    from benchctl.render.text import printable
     from benchctl.settings import Settings
 
     row = _jsonable(sessions.show(Settings.from_env(root), session_id))
     if as_json:
-        typer.echo(json.dumps(row, indent=2))
+        typer.echo(json.dumps(row, indent=2))  # JSON escapes control characters itself
         return
     width = max(len(k) for k in row)
     for key, value in row.items():
-        typer.echo(f"{key:<{width}}  {'' if value is None else value}")
+        typer.echo(printable(f"{key:<{width}}  {'' if value is None else value}"))
 
 
 @session_app.command("env")

@@ -10,6 +10,7 @@ from rich.markup import escape
 from benchctl.manifests.diagnostics import CODES, Diagnostic
 from benchctl.manifests.loader import ValidationResult
 from benchctl.manifests.models import KINDS
+from benchctl.render.text import printable
 
 JSON_FORMAT_VERSION = 1
 
@@ -37,7 +38,8 @@ def print_text(result: ValidationResult, console: Console) -> None:
     for d in result.diagnostics:
         colour = "red" if d.severity == "error" else "yellow"
         console.print(
-            f"[bold]{escape(_where(d))}:[/bold] [{colour}]{d.code}[/{colour}] {escape(d.message)}",
+            f"[bold]{escape(printable(_where(d)))}:[/bold] [{colour}]{d.code}[/{colour}]"
+            f" {escape(printable(d.message))}",
             highlight=False,
         )
         console.print(f"    [dim]hint:[/dim] {escape(d.effective_hint)}", highlight=False)

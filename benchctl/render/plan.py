@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from benchctl.reconcile.plan import Action, ConfigDrift, Plan
+from benchctl.render.text import printable
 
 _STYLE = {"+": "green", "~": "yellow", "-/+": "magenta", "-": "red", "!": "bold red"}
 
@@ -99,9 +100,10 @@ def to_text(plan: Plan, console: Console) -> None:
         console.print("benchctl will perform these actions:\n")
     for action in plan.actions:
         style = _STYLE[action.symbol]
-        console.print(f"  [{style}]{action.symbol:>3}[/{style}] {escape(_title(action))}")
+        title = escape(printable(_title(action)))
+        console.print(f"  [{style}]{action.symbol:>3}[/{style}] {title}")
         for line in _details(action):
-            console.print(f"        [dim]{escape(line)}[/dim]")
+            console.print(f"        [dim]{escape(printable(line))}[/dim]")
         for line in action.sensitive:
             console.print(f"        [bold red]sensitive: {escape(line)}[/bold red]")
     if plan.actions:

@@ -40,6 +40,7 @@ BENCHCTL_ONLY: dict[str, str] = {
     "BC111": "YAML level: JSON object keys are strings; a complex YAML key has no JSON form",
     "BC112": "YAML level: tags are a property of the YAML text, not of the data",
     "BC113": "YAML level: the depth limit applies while building the data",
+    "BC114": "file level: what kind of file it is, and where it leads, is not data",
     "BC206": "placement: the schema does not see the file name",
     "BC207": "placement: the schema does not see the folder",
     "BC210": "cross-field rule (outcome vs status); docs/manifests.md lists it as benchctl-only",
@@ -47,6 +48,7 @@ BENCHCTL_ONLY: dict[str, str] = {
     "BC212": "policy: which env var names take over a shell is not a structural rule",
     "BC213": "a duration's length: the schema checks its pattern, not its sum",
     "BC214": "policy: which LiteLLM params route a call is not a structural rule",
+    "BC215": "policy: which hosts are link-local is beyond a pattern",
     "BC300": "reference: needs the other manifests of the repository",
     "BC301": "reference: uniqueness across files",
     "BC302": "ambiguity: names compared ignoring case and separators, across keys or files",
@@ -110,7 +112,7 @@ def test_codes_are_classified():
     assert not set(BENCHCTL_ONLY) & SCHEMA_VISIBLE
     assert all(reason.strip() for reason in BENCHCTL_ONLY.values())
     assert {c for c in BENCHCTL_ONLY if c.startswith("BC2")} == {
-        *("BC206", "BC207", "BC210", "BC211", "BC212", "BC213", "BC214")
+        *("BC206", "BC207", "BC210", "BC211", "BC212", "BC213", "BC214", "BC215")
     }
     assert (set(BENCHCTL_ONLY_CASES) | set(SCHEMA_GAPS)) <= set(CASES)
 

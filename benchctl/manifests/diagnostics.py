@@ -81,6 +81,10 @@ CODES: dict[str, tuple[str, str]] = {
         "request.extra sets the endpoint or credentials",
         "set api_base and api_key_env in the provider manifest; extra is for sampling params",
     ),
+    "BC215": (
+        "api_base is a link-local or cloud metadata address",
+        "point api_base at the provider's API; private and loopback addresses are fine",
+    ),
     # cross-references
     "BC300": ("reference to an object that does not exist", "fix the name or add the manifest"),
     "BC301": ("duplicate name", "names are unique per kind; rename one of the objects"),

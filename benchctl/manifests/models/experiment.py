@@ -14,6 +14,11 @@ SessionStatus = Literal["open", "finalized", "aborted"]
 Outcome = Literal["success", "partial", "failure"]
 
 
+# A quantified group whose body ends in a quantifier: `(a+)+`, `(\w*)*`, `(x+){2,}`. Python's
+# regexes have no timeout, and such a pattern can backtrack for hours on a crafted prompt.
+_NESTED_QUANTIFIER = re.compile(r"[+*}][)]+[+*{]")
+
+
 def _compiles(pattern: str) -> str:
     try:
         re.compile(pattern)
@@ -23,6 +28,13 @@ def _compiles(pattern: str) -> str:
             "redaction pattern {pattern} is not a valid regex: {error}",
             {"pattern": repr(pattern), "error": str(exc)},
         ) from None
+    if _NESTED_QUANTIFIER.search(pattern):
+        raise PydanticCustomError(
+            "BC205",
+            "redaction pattern {pattern} repeats a repeated group, which can backtrack for"
+            " hours on some input; write it without the nested quantifier",
+            {"pattern": repr(pattern)},
+        )
     return pattern
 
 

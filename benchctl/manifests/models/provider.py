@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
@@ -17,6 +19,10 @@ Positive = Annotated[float, Field(gt=0, le=1_000_000_000)]
 Fraction = Annotated[float, Field(ge=0, le=1)]
 ErrorKind = Literal["rate_limit", "server_error", "timeout"]
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
+
+
+# Names of cloud metadata services, which resolve to link-local addresses.
+_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
 
 
 class Prices(StrictModel):
@@ -108,6 +114,23 @@ class ProviderSpec(StrictModel):
     models: dict[ModelId, ProviderModel] = Field(
         min_length=1, description="Models offered, by the provider's model id."
     )
+
+    @field_validator("api_base")
+    @classmethod
+    def _not_link_local(cls, url: str | None) -> str | None:
+        host = (urlsplit(url).hostname or "") if url is not None else ""
+        try:
+            link_local = ipaddress.ip_address(host).is_link_local
+        except ValueError:
+            link_local = host.rstrip(".").lower() in _METADATA_HOSTS
+        if link_local:
+            raise PydanticCustomError(
+                "BC215",
+                "api_base points at {host}, a link-local or cloud metadata address: no"
+                " provider lives there, and the proxy's host may serve credentials there",
+                {"host": host},
+            )
+        return url
 
     @field_validator("api_key_env")
     @classmethod

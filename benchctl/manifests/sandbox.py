@@ -41,7 +41,7 @@ MAX_INT_BITS = 256
 MAX_TEXT = 16 * 1024
 MAX_ITEMS = 1024
 MAX_ITERATIONS = 10_000
-MAX_SECONDS = 1.0
+MAX_SECONDS = 0.25
 
 _iterations: ContextVar[int] = ContextVar("benchctl_template_iterations", default=0)
 

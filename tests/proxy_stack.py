@@ -21,9 +21,10 @@ import secrets
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import psycopg
 import pytest
@@ -94,32 +95,32 @@ def session_env(proxy: ProxyStack, database_url: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def litellm_proxy(
-    postgres_server: str, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def proxy_process(
+    postgres_server: str,
+    workdir: Path,
+    config: dict[str, Any],
+    extra_env: dict[str, str] | None = None,
 ) -> Iterator[ProxyStack]:
+    """The real LiteLLM proxy serving ``config``, with a database of its own on the test
+    server and a random master key; stopped and its database dropped afterwards."""
     litellm_bin = Path(sys.executable).parent / "litellm"
     if importlib.util.find_spec("litellm") is None or not litellm_bin.exists():
         unavailable(
             f"needs the proxy extra: litellm is not installed in {sys.prefix}"
             " (pip install -r requirements/all.txt, or -e '.[dev,proxy]')"
         )
-    from benchctl.sim.server import SimServer
-
-    workdir = tmp_path_factory.mktemp("litellm-proxy")
     db_name = f"litellm_test_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(postgres_server, autocommit=True) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db_name)))
     database_url = prisma_url(postgres_server, db_name)
-    repository = load_repository(REPO_ROOT).repository
-    sim = SimServer(repository.providers["sim"].model, speed=SIM_SPEED).start()
     proxy: processes.Identity | None = None
     log_path = workdir / "litellm.log"
     try:
         config_path = workdir / "litellm.yaml"
-        config = render_config(repository, api_base_overrides={"sim": sim.url})
         config_path.write_text(dump_config(config), encoding="utf-8")
         env = _proxy_env(database_url, workdir)
+        env.update(extra_env or {})
         master_key = f"sk-test-{secrets.token_hex(16)}"
         env[MASTER_KEY_ENV] = master_key
         env[DATABASE_URL_ENV] = database_url
@@ -141,7 +142,7 @@ def litellm_proxy(
             url=url,
             master_key=master_key,
             database_url=database_url,
-            sim_url=sim.url,
+            sim_url="",
             config_path=config_path,
             log_path=log_path,
         )
@@ -149,11 +150,27 @@ def litellm_proxy(
         if proxy is not None:
             # The query-engine shim is the proxy's child, in its process group.
             processes.stop(proxy.pid, proxy.start_time, proxy.cmdline, group=True)
-        sim.stop()
         with psycopg.connect(postgres_server, autocommit=True) as conn:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(db_name))
             )
+
+
+@pytest.fixture(scope="session")
+def litellm_proxy(
+    postgres_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProxyStack]:
+    from benchctl.sim.server import SimServer
+
+    repository = load_repository(REPO_ROOT).repository
+    sim = SimServer(repository.providers["sim"].model, speed=SIM_SPEED).start()
+    try:
+        config = render_config(repository, api_base_overrides={"sim": sim.url})
+        workdir = tmp_path_factory.mktemp("litellm-proxy")
+        with proxy_process(postgres_server, workdir, config) as proxy:
+            yield replace(proxy, sim_url=sim.url)
+    finally:
+        sim.stop()
 
 
 def offline_kit() -> Path | None:

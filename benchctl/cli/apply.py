@@ -54,6 +54,7 @@ def apply(
     from benchctl.reconcile.engine import ApplyRequest
     from benchctl.reconcile.engine import apply as run_apply
     from benchctl.render.plan import summary_line, to_text
+    from benchctl.render.text import printable
     from benchctl.settings import Settings
 
     console = Console(soft_wrap=True)
@@ -72,7 +73,8 @@ def apply(
 
     def progress(action: Action) -> None:
         console.print(
-            f"  [green]done[/green] {action.symbol:>3} {action.kind} {escape(action.name)}"
+            f"  [green]done[/green] {action.symbol:>3} {action.kind}"
+            f" {escape(printable(action.name))}"
         )
 
     outcome = run_apply(
@@ -95,8 +97,8 @@ def apply(
     console.print(f"\n[bold]Apply complete: {outcome.result.done} action(s).[/bold]")
     for opened in outcome.result.opened:
         console.print(
-            f"\nSession {escape(opened.label)} is open (id {opened.session_id})."
+            f"\nSession {escape(printable(opened.label))} is open (id {opened.session_id})."
             f"\n  Its env file holds the session key (mode 0600): {opened.env_file}"
             f"\n  Start the harness in the task's checkout:"
-            f"\n    source {opened.env_file} && {escape(opened.command)}"
+            f"\n    source {opened.env_file} && {escape(printable(opened.command))}"
         )

@@ -176,7 +176,7 @@ def _harness_profile(index: int, rng: random.Random) -> tuple[ProfileInfo, str]:
             'OPENAI_MODEL: "{{ variant.model_alias }}"',
         ]
     env += [
-        'BENCHCTL_SESSION_ID: "{{ session.id }}"',
+        'HARNESS_SESSION_ID: "{{ session.id }}"',
         'BENCHCTL_TASK: "{{ task_card.name }}@{{ task_card.commit[:12] }}"',
         'TASK_PROMPT: "{{ task_card.instructions }}"',
         'HARNESS_MAX_TURNS: "{{ variant.settings.max_turns }}"',

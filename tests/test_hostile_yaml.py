@@ -175,7 +175,7 @@ def test_symlink_to_an_endless_device_is_refused(tmp_path: Path, baseline: Run):
     except OSError:  # pragma: no cover - no symlinks here
         pytest.skip("cannot create symlinks")
     run = run_validate(tmp_path)
-    assert_refused(run, "BC102")
+    assert_refused(run, "BC114")
     assert run.seconds < baseline.seconds + EXTRA_SECONDS
 
 

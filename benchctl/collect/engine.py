@@ -13,8 +13,9 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, Literal
+from typing import Any
 
+from benchctl.collect import DEFAULT_BATCH_SIZE, SourceName
 from benchctl.collect import load as loader
 from benchctl.collect.context import Context, SessionRef, load_context
 from benchctl.collect.normalize import normalize
@@ -24,12 +25,11 @@ from benchctl.collect.spend_row import SpendRow
 from benchctl.db.connection import Connection, connect
 from benchctl.db.queries import query
 from benchctl.errors import UsageError
+from benchctl.litellm import DEFAULT_BATCH_WRITE_SECONDS
 from benchctl.litellm.client import LiteLLMClient
-from benchctl.litellm.config import DEFAULT_BATCH_WRITE_SECONDS
 from benchctl.settings import Settings
 
 FORMAT_VERSION = 1
-SourceName = Literal["api", "database", "auto"]
 # LiteLLM writes spend logs every proxy_batch_write_at seconds plus up to 5 s of jitter, after
 # the call ends; the watermark is on start times, so the overlap must also cover the longest
 # call. Ten minutes covers long agent turns; --overlap changes it.
@@ -37,7 +37,6 @@ DEFAULT_OVERLAP = timedelta(minutes=10)
 MIN_OVERLAP = timedelta(seconds=DEFAULT_BATCH_WRITE_SECONDS + 5)
 # Finalized sessions the default run still looks at: their late rows.
 RECENT = timedelta(days=1)
-DEFAULT_BATCH_SIZE = 5000
 
 Progress = Callable[[int, int | None], None]
 

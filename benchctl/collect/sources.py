@@ -19,10 +19,11 @@ import psycopg
 from psycopg.rows import tuple_row
 
 from benchctl.collect.spend_row import SpendRow, from_api
-from benchctl.db.connection import Connection, redact_url
+from benchctl.db.connection import Connection
 from benchctl.db.queries import query
 from benchctl.errors import DatabaseError
 from benchctl.litellm.client import LiteLLMClient
+from benchctl.settings import database_problem, redact_dsn
 
 # Query parameters of Prisma's connection URLs that libpq does not know.
 _PRISMA_ONLY = frozenset(
@@ -59,9 +60,9 @@ class DatabaseSource:
             )
         except psycopg.Error as exc:
             raise DatabaseError(
-                f"cannot connect to LiteLLM's database at {redact_url(url)}: {exc}".strip()
-                + " Check BENCHCTL_LITELLM_DATABASE_URL (the proxy's DATABASE_URL), or unset it"
-                " to collect through the proxy's API."
+                f"cannot connect to LiteLLM's database at {redact_dsn(url)}"
+                f" ({database_problem(exc)}). Check BENCHCTL_LITELLM_DATABASE_URL (the proxy's"
+                " DATABASE_URL), or unset it to collect through the proxy's API."
             ) from None
         self._conn.read_only = True
 
@@ -81,7 +82,7 @@ class DatabaseSource:
                 for data in reader:
                     writer.write(data)
         except psycopg.errors.UndefinedTable:
-            raise DatabaseError(_NO_TABLE.format(url=redact_url(self.url))) from None
+            raise DatabaseError(_NO_TABLE.format(url=redact_dsn(self.url))) from None
         finally:
             self._conn.rollback()
 
@@ -116,7 +117,7 @@ class DatabaseSource:
                     while batch := cur.fetchmany(batch_size):
                         yield [SpendRow._make(row) for row in batch]
             except psycopg.errors.UndefinedTable:
-                raise DatabaseError(_NO_TABLE.format(url=redact_url(self.url))) from None
+                raise DatabaseError(_NO_TABLE.format(url=redact_dsn(self.url))) from None
 
 
 class ApiSource:

@@ -16,6 +16,7 @@ from psycopg import sql
 
 from benchctl.db.queries import query
 from benchctl.errors import DatabaseError
+from benchctl.settings import database_problem, redact_dsn
 
 DATABASE = "benchctl"
 
@@ -56,9 +57,9 @@ def _start(state_dir: Path, database: str, announce: bool) -> str:
         server = pgserver.get_server(data_dir(state_dir), cleanup_mode=None)  # type: ignore[attr-defined]
     except Exception as exc:  # pgserver raises bare Exceptions with postgres' log in them
         raise DatabaseError(
-            f"could not start the embedded PostgreSQL in {data_dir(state_dir)}: {exc}."
-            " Delete that folder to start afresh, or set BENCHCTL_DATABASE_URL to use a server"
-            " of your own."
+            f"could not start the embedded PostgreSQL in {data_dir(state_dir)}"
+            f" ({_first_line(exc)}; its log is {data_dir(state_dir) / 'log'}). Delete that"
+            " folder to start afresh, or set BENCHCTL_DATABASE_URL to use a server of your own."
         ) from exc
     ensure_database(server.get_uri("postgres"), database)
     if announce and not was_running:
@@ -68,6 +69,22 @@ def _start(state_dir: Path, database: str, announce: bool) -> str:
 
 def ensure_database(maintenance_url: str, database: str) -> None:
     """Create ``database`` on the server of ``maintenance_url`` unless it exists."""
-    with psycopg.connect(maintenance_url, autocommit=True) as conn:
-        if conn.execute(query("migrations.database_exists"), {"name": database}).fetchone() is None:
-            conn.execute(query("migrations.create_database").format(name=sql.Identifier(database)))
+    try:
+        with psycopg.connect(maintenance_url, autocommit=True) as conn:
+            found = conn.execute(query("migrations.database_exists"), {"name": database})
+            if found.fetchone() is None:
+                create = query("migrations.create_database")
+                conn.execute(create.format(name=sql.Identifier(database)))
+    except psycopg.Error as exc:
+        raise DatabaseError(
+            f"cannot create the database {database!r} on the server at"
+            f" {redact_dsn(maintenance_url)} ({database_problem(exc)}). Check that the server"
+            " runs and that its role may CREATE DATABASE, or create the database yourself."
+        ) from None
+
+
+def _first_line(exc: BaseException) -> str:
+    """The first line of a message that may go on with a whole log."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    first = redact_dsn(lines[0]) if lines else type(exc).__name__
+    return first if len(first) <= 200 else first[:197].rstrip() + "..."

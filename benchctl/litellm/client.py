@@ -2,7 +2,9 @@
 
 Errors are benchctl's (``benchctl.errors``), never httpx's::
 
-    ProxyError              any other refusal: the status and the proxy's message (keys redacted)
+    ProxyError              any other refusal: the status and the proxy's message (keys redacted);
+                            an answer that is not LiteLLM's (an HTML page, a long text) is
+                            described (status, content type, size), never quoted
     ├── ProxyUnavailable    nothing answers at the URL (refused, unreachable, timed out)
     ├── ProxyAuthError      the master key is missing, wrong, or not an admin key (401/403)
     ├── ProxyModelError     a model alias the proxy's config does not have
@@ -43,6 +45,7 @@ from benchctl.errors import (
     ProxyModelError,
     ProxyUnavailable,
 )
+from benchctl.settings import redact_dsn
 
 # /key/list refuses larger pages.
 PAGE_SIZE = 100
@@ -61,6 +64,12 @@ _ENTERPRISE = re.compile(
 )
 _INVALID_MODEL = re.compile(r"Invalid model name passed in model=(\S+?)\.?(?:\s|$)")
 _RENDER_HINT = "render the proxy config with `benchctl render litellm-config` and restart the proxy"
+# Longest text of an answer quoted in a message; longer ones, and markup, are described instead.
+_LONGEST_QUOTE = 200
+_NOT_LITELLM_HINT = (
+    "check that BENCHCTL_PROXY_URL is the LiteLLM proxy's address (not a web server, a login"
+    " page or a gateway in front of it)"
+)
 
 
 def hash_key(raw_key: str) -> str:
@@ -131,15 +140,23 @@ class LiteLLMClient:
         self.requests_made = 0
         self._master_key = master_key
         self._timeout = timeout
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            headers={"Authorization": f"Bearer {master_key}"},
-            timeout=timeout,
-            transport=transport,
-        )
+        # For messages: a URL may carry a password in its user info.
+        self._shown_url = redact_dsn(self.base_url)
+        try:
+            self._http = httpx.Client(
+                base_url=self.base_url,
+                headers={"Authorization": f"Bearer {master_key}"},
+                timeout=timeout,
+                transport=transport,
+            )
+        except httpx.InvalidURL:
+            raise ProxyError(
+                f"the LiteLLM proxy URL {self._shown_url!r} is not a usable http(s) URL: set"
+                " BENCHCTL_PROXY_URL to the proxy's address, e.g. http://127.0.0.1:4000"
+            ) from None
 
     def __repr__(self) -> str:
-        return f"LiteLLMClient({self.base_url!r})"
+        return f"LiteLLMClient({self._shown_url!r})"
 
     def close(self) -> None:
         self._http.close()
@@ -169,7 +186,7 @@ class LiteLLMClient:
         body = _json(response)
         if not isinstance(body, dict):
             raise ProxyError(
-                f"{self.base_url}/health/readiness did not answer with a JSON object;"
+                f"{self._shown_url}/health/readiness did not answer with a JSON object;"
                 " is BENCHCTL_PROXY_URL the LiteLLM proxy?"
             )
         return body
@@ -185,7 +202,7 @@ class LiteLLMClient:
         missing = sorted(wanted - self.model_aliases()) if wanted else []
         if missing:
             raise ProxyModelError(
-                f"the LiteLLM proxy at {self.base_url} has no model {', '.join(missing)}:"
+                f"the LiteLLM proxy at {self._shown_url} has no model {', '.join(missing)}:"
                 f" {_RENDER_HINT}."
             )
 
@@ -372,13 +389,18 @@ class LiteLLMClient:
             return self._http.request(method, path, json=json, params=params)
         except httpx.TimeoutException:
             raise ProxyUnavailable(
-                f"the LiteLLM proxy at {self.base_url} did not answer {method} {path} within"
+                f"the LiteLLM proxy at {self._shown_url} did not answer {method} {path} within"
                 f" {self._timeout:g}s: check that it is up and not overloaded,"
                 " or set BENCHCTL_PROXY_URL to the right proxy"
             ) from None
+        except (httpx.UnsupportedProtocol, httpx.InvalidURL):
+            raise ProxyError(
+                f"the LiteLLM proxy URL {self._shown_url!r} is not a usable http(s) URL: set"
+                " BENCHCTL_PROXY_URL to the proxy's address, e.g. http://127.0.0.1:4000"
+            ) from None
         except httpx.TransportError as exc:
             raise ProxyUnavailable(
-                f"no LiteLLM proxy answers at {self.base_url} ({type(exc).__name__}):"
+                f"no LiteLLM proxy answers at {self._shown_url} ({type(exc).__name__}):"
                 " start it, or set BENCHCTL_PROXY_URL"
             ) from None
 
@@ -393,13 +415,18 @@ def check_response(response: httpx.Response, *, admin: bool, secrets: Sequence[s
     if response.is_success:
         return
     status = response.status_code
+    request = response.request
+    where = f"{request.method} {request.url.path}"
+    if not _quotable(response):
+        raise ProxyError(
+            f"{_origin(response)} answered {where} with {_answer(response)}, not the LiteLLM"
+            f" proxy's JSON: {_NOT_LITELLM_HINT}"
+        )
     message, kind = _proxy_message(response)
     for secret in secrets:
         if secret:
             message = message.replace(secret, "[redacted]")
     message = _KEY_LIKE.sub("sk-[redacted]", message)
-    request = response.request
-    where = f"{request.method} {request.url.path}"
     if _ENTERPRISE.search(message):
         raise ProxyEnterpriseOnly(
             f"{where} needs a LiteLLM Enterprise licence (HTTP {status}); benchctl never"
@@ -416,7 +443,9 @@ def check_response(response: httpx.Response, *, admin: bool, secrets: Sequence[s
             f"the LiteLLM proxy has no model {invalid_model.group(1)}: {_RENDER_HINT}"
         )
     detail = f" [{kind}]" if kind else ""
-    raise ProxyError(f"the LiteLLM proxy refused {where} with HTTP {status}{detail}: {message}")
+    raise ProxyError(
+        f"the LiteLLM proxy refused {where} with HTTP {status}{detail}: {_one_line(message)}"
+    )
 
 
 def _proxy_message(response: httpx.Response) -> tuple[str, str | None]:
@@ -424,7 +453,7 @@ def _proxy_message(response: httpx.Response) -> tuple[str, str | None]:
     try:
         body = response.json()
     except ValueError:
-        return response.text.strip()[:500] or response.reason_phrase, None
+        return response.text.strip() or response.reason_phrase, None
     if isinstance(body, dict):
         error = body.get("error")
         if isinstance(error, dict):
@@ -436,7 +465,44 @@ def _proxy_message(response: httpx.Response) -> tuple[str, str | None]:
         detail = body.get("detail")
         if detail is not None:
             return detail if isinstance(detail, str) else json.dumps(detail), None
-    return json.dumps(body)[:500], None
+    return json.dumps(body), None
+
+
+def _quotable(response: httpx.Response) -> bool:
+    """Whether the answer is JSON, or a short plain text worth quoting; not a web page."""
+    try:
+        response.json()
+    except ValueError:
+        pass
+    else:
+        return True
+    content_type = response.headers.get("content-type", "").lower()
+    text = response.text.strip()
+    if "html" in content_type or "xml" in content_type or text.startswith("<"):
+        return False
+    return len(text) <= _LONGEST_QUOTE
+
+
+def _one_line(message: str) -> str:
+    """The proxy's message on one line and at most a few lines' worth of characters."""
+    line = " ".join(message.split())
+    return line if len(line) <= _LONGEST_QUOTE else line[: _LONGEST_QUOTE - 3].rstrip() + "..."
+
+
+def _answer(response: httpx.Response) -> str:
+    """What came back, without quoting it: ``HTTP 404 (text/html, 5,120 bytes)``."""
+    content_type = response.headers.get("content-type", "").split(";")[0].strip()
+    return (
+        f"HTTP {response.status_code} ({content_type or 'no content type'},"
+        f" {len(response.content):,} bytes)"
+    )
+
+
+def _origin(response: httpx.Response) -> str:
+    """Who answered: scheme, host and port of the request, never its user info."""
+    url = response.request.url
+    port = f":{url.port}" if url.port is not None else ""
+    return f"{url.scheme}://{url.host}{port}"
 
 
 def _json(response: httpx.Response) -> Any:
@@ -445,8 +511,8 @@ def _json(response: httpx.Response) -> Any:
     except ValueError:
         request = response.request
         raise ProxyError(
-            f"{request.method} {request.url} answered HTTP {response.status_code} without JSON;"
-            " is BENCHCTL_PROXY_URL the LiteLLM proxy?"
+            f"{_origin(response)} answered {request.method} {request.url.path} with"
+            f" {_answer(response)} without JSON: {_NOT_LITELLM_HINT}"
         ) from None
 
 

@@ -23,7 +23,7 @@ from benchctl.manifests.references import check_references
 from benchctl.manifests.schema_errors import schema_diagnostics
 from benchctl.manifests.secrets import find_secrets
 from benchctl.manifests.templates import check_templates
-from benchctl.manifests.yaml_source import YamlDocument, load_yaml
+from benchctl.manifests.yaml_source import YamlDocument, load_yaml, outside_repository
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -44,26 +44,52 @@ class ValidationResult:
 
 
 def discover(root: Path) -> list[Path]:
-    """Manifest files of a repository: ``<root>/<kind folder>/*.yaml`` (and ``.yml``)."""
+    """Manifest files of a repository: ``<root>/<kind folder>/*.yaml`` (and ``.yml``).
+
+    A kind folder that is a symlink out of the repository is not listed: it is returned itself,
+    for loading to refuse (BC114).
+    """
     found: list[Path] = []
     for folder in FOLDER_KIND:
         directory = root / folder
-        if directory.is_dir():
+        if _leaves(directory, root):
+            found.append(directory)
+        elif directory.is_dir():
             found.extend(sorted(p for p in directory.iterdir() if p.suffix in SUFFIXES))
     return found
 
 
-def expand(paths: Iterable[Path]) -> list[Path]:
-    """Files named, and manifest files under folders named (a repository or a kind folder)."""
+def expand(paths: Iterable[Path], root: Path | None = None) -> list[Path]:
+    """Files named, and manifest files under folders named (a repository or a kind folder).
+
+    With ``root``, a folder named that is a symlink out of that repository is not listed: it is
+    returned itself, for loading to refuse (BC114).
+    """
     files: list[Path] = []
     for path in paths:
-        if not path.is_dir():
+        if not path.is_dir() or (root is not None and _leaves(path, root)):
             files.append(path)
         elif any((path / folder).is_dir() for folder in FOLDER_KIND):
             files.extend(discover(path))
         else:
             files.extend(sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES))
     return files
+
+
+def _leaves(path: Path, root: Path) -> bool:
+    """Whether a symlink takes ``path`` out of the repository at ``root`` (or loops)."""
+    try:
+        return path.is_symlink() and outside_repository(path, root) is not None
+    except (OSError, RuntimeError):  # a symlink loop (RuntimeError before Python 3.13)
+        return True
+
+
+def _real(path: Path) -> Path:
+    """``path`` with symlinks resolved, or as it is when they loop."""
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError):
+        return path.absolute()
 
 
 def _envelope(doc: YamlDocument) -> tuple[str | None, list[Diagnostic]]:
@@ -125,13 +151,16 @@ def declared_name(doc: YamlDocument) -> str | None:
     return name if isinstance(name, str) else None
 
 
-def load_manifest(path: Path) -> tuple[Loaded[Any] | YamlDocument | None, list[Diagnostic]]:
+def load_manifest(
+    path: Path, root: Path | None = None
+) -> tuple[Loaded[Any] | YamlDocument | None, list[Diagnostic]]:
     """Parse and validate one file on its own (no cross-references).
 
     Returns the valid manifest, or the parsed document when it failed validation (so its
-    declared kind and name are known), or None when it could not be parsed.
+    declared kind and name are known), or None when it could not be parsed. With ``root``, the
+    file must lie inside that repository (a symlink out of it is refused, BC114).
     """
-    parsed = load_yaml(path)
+    parsed = load_yaml(path, root=root)
     if not isinstance(parsed, YamlDocument):
         return None, parsed
     problems = list(find_secrets(parsed, parsed.text))
@@ -161,14 +190,14 @@ def load_repository(root: Path, paths: Sequence[Path] | None = None) -> Validati
     files = discover(root)
     targets = None
     if paths is not None:
-        named = expand(paths)
-        targets = {p.resolve() for p in named}
-        known = {p.resolve() for p in files}
-        files.extend(p for p in named if p.resolve() not in known)
+        named = expand(paths, root)
+        targets = {_real(p) for p in named}
+        known = {_real(p) for p in files}
+        files.extend(p for p in named if _real(p) not in known)
     repository = Repository(root)
     diagnostics: list[Diagnostic] = []
     for path in files:
-        loaded, problems = load_manifest(path)
+        loaded, problems = load_manifest(path, root)
         diagnostics.extend(problems)
         if isinstance(loaded, YamlDocument):
             kind, name = loaded.data.get("kind"), declared_name(loaded)
@@ -192,7 +221,7 @@ def load_repository(root: Path, paths: Sequence[Path] | None = None) -> Validati
         table[loaded.name] = loaded
     diagnostics.extend(check_references(repository))
     if targets is not None:
-        diagnostics = [d for d in diagnostics if d.path.resolve() in targets]
+        diagnostics = [d for d in diagnostics if _real(d.path) in targets]
         checked = len(targets)
     else:
         checked = len(files)

@@ -4,7 +4,10 @@ Parsing uses libyaml through PyYAML's C composer (fast, and it gives node marks)
 plain Python values ourselves so that duplicate keys, unknown tags and alias bombs are reported
 instead of silently accepted, and so that any value can be located later by its path.
 
-Untrusted input is expected (manifests arrive in pull requests), hence the limits below. libyaml's
+Untrusted input is expected (manifests arrive in pull requests), hence the limits below. Only
+regular files are read, and with the repository's root given, only files inside it: a symlink
+leading out of the repository, a FIFO, a device or a socket is refused (BC114) from its metadata,
+before it is opened. libyaml's
 composer recurses in C and crashes the interpreter on very deep nesting, and newer libyaml
 builds stop at a depth of their own, so depth is bounded first on the parse events, which stream
 without recursion.
@@ -12,9 +15,11 @@ without recursion.
 
 from __future__ import annotations
 
+import errno
 import os
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -271,29 +276,111 @@ def _syntax_problem(path: Path, text: str, exc: yaml.MarkedYAMLError) -> Diagnos
     return Diagnostic(path, line, col, "BC104", problem)
 
 
-def load_yaml(path: Path) -> YamlDocument | list[Diagnostic]:
+_SPECIAL_FILES = {
+    stat.S_IFIFO: "a FIFO (named pipe)",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFSOCK: "a socket",
+}
+# Opening never blocks (a FIFO swapped in after the checks); reads of regular files are the same.
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_CLOEXEC", 0)
+
+
+def outside_repository(path: Path, root: Path) -> Path | None:
+    """Where ``path`` really leads when a symlink takes it out of the repository at ``root``.
+
+    None when it stays inside, and for a path outside the repository that no symlink of its
+    own leads anywhere (a file the user named on the command line). Reads metadata only.
+    Raises OSError or RuntimeError on a symlink loop.
+    """
+    real = path.resolve()
+    root_real = root.resolve()
+    if real.is_relative_to(root_real):
+        return None
+    # Where the path says it is: `..` collapsed, no symlink followed.
+    lexical = Path(os.path.normpath(path.absolute()))
+    repository = (Path(os.path.normpath(root.absolute())), root_real)
+    in_repository = any(lexical.is_relative_to(folder) for folder in repository)
+    return real if in_repository or path.is_symlink() else None
+
+
+def refusal(path: Path, root: Path | None = None) -> Diagnostic | None:
+    """BC114 when ``path`` is not a regular file (inside the repository at ``root``, if given),
+    decided from metadata alone: nothing is opened, and nothing outside the repository."""
+    if root is not None:
+        try:
+            target = outside_repository(path, root)
+        except (OSError, RuntimeError):  # RuntimeError: a symlink loop, on Python < 3.13
+            return Diagnostic(path, 0, 0, "BC114", "a symlink loop; it was not read")
+        if target is not None:
+            how = "a symlink" if path.is_symlink() else "a path through a symlink"
+            return Diagnostic(
+                path, 0, 0, "BC114", f"{how} to {target}, outside the repository; it was not read"
+            )
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None  # BC100 when it is opened
+    return _special(path, mode)
+
+
+def _special(path: Path, mode: int) -> Diagnostic | None:
+    kind = _SPECIAL_FILES.get(stat.S_IFMT(mode))
+    if kind is None:
+        return None
+    return Diagnostic(path, 0, 0, "BC114", f"{kind}, not a regular file; it was not read")
+
+
+def _read(path: Path) -> bytes | Diagnostic:
+    """The bytes of the regular file at ``path``, or why not (BC101, BC114; OSError: BC100).
+
+    What the file is comes from the open descriptor, so a file swapped after ``refusal``
+    looked at it is still never read unless it is a regular file.
+    """
+    fd = os.open(path, _OPEN_FLAGS)
+    with ExitStack() as cleanup:
+        cleanup.callback(os.close, fd)
+        info = os.fstat(fd)
+        if stat.S_ISDIR(info.st_mode):
+            raise IsADirectoryError(errno.EISDIR, os.strerror(errno.EISDIR), str(path))
+        special = _special(path, info.st_mode)
+        if special is not None:
+            return special
+        if info.st_size > MAX_FILE_BYTES:
+            return Diagnostic(
+                path,
+                0,
+                0,
+                "BC101",
+                f"file is {info.st_size:,} bytes; the limit is {MAX_FILE_BYTES:,}",
+            )
+        cleanup.pop_all()  # the file object below closes the descriptor
+    with os.fdopen(fd, "rb") as fh:
+        # Read what fstat promises (+1 to notice growth): read(MAX_FILE_BYTES + 1) would
+        # allocate a 1 MiB buffer for every file. A file that grew reads on up to the limit, so
+        # the result is the same as one bounded read.
+        raw = fh.read(info.st_size + 1)
+        if len(raw) > info.st_size:
+            raw += fh.read(MAX_FILE_BYTES + 1 - len(raw))
+    return raw
+
+
+def load_yaml(path: Path, *, root: Path | None = None) -> YamlDocument | list[Diagnostic]:
     """Load one manifest file: its document, or the problems that stop it from loading.
 
     Problems inside an otherwise readable document (duplicate keys, tags) are returned instead
-    of the document, all of them at once.
+    of the document, all of them at once. With ``root``, a symlink that leads out of that
+    repository is refused without being followed (BC114); FIFOs, devices and sockets always are.
     """
+    refused = refusal(path, root)
+    if refused is not None:
+        return [refused]
     try:
-        size = path.stat().st_size
-        if size > MAX_FILE_BYTES:
-            return [
-                Diagnostic(
-                    path, 0, 0, "BC101", f"file is {size:,} bytes; the limit is {MAX_FILE_BYTES:,}"
-                )
-            ]
-        with path.open("rb") as fh:
-            # Read what stat promises (+1 to notice growth): read(MAX_FILE_BYTES + 1) would
-            # allocate a 1 MiB buffer for every file. Non-regular files (size 0) and files that
-            # grew read on up to the limit, so the result is the same as one bounded read.
-            raw = fh.read(size + 1)
-            if len(raw) > size:
-                raw += fh.read(MAX_FILE_BYTES + 1 - len(raw))
+        raw = _read(path)
     except OSError as exc:
         return [Diagnostic(path, 0, 0, "BC100", f"cannot read file: {os.strerror(exc.errno or 0)}")]
+    if isinstance(raw, Diagnostic):
+        return [raw]
     text = _decode(path, raw)
     if isinstance(text, Diagnostic):
         return [text]
@@ -326,25 +413,25 @@ def load_yaml(path: Path) -> YamlDocument | list[Diagnostic]:
                 f"the file holds {len(documents)} YAML documents; a manifest holds one",
             )
         ]
-    root = documents[0]
-    if "&" in text and _expanded_size(root) > MAX_EXPANDED_NODES:
+    top = documents[0]
+    if "&" in text and _expanded_size(top) > MAX_EXPANDED_NODES:
         return [
             Diagnostic(
                 path,
-                root.start_mark.line + 1,
-                root.start_mark.column + 1,
+                top.start_mark.line + 1,
+                top.start_mark.column + 1,
                 "BC107",
                 f"aliases expand to more than {MAX_EXPANDED_NODES:,} values",
             )
         ]
     builder = _Builder(path)
-    data = builder.build(root)
+    data = builder.build(top)
     if builder.problems:
         return builder.problems
     if data is None:
         return [Diagnostic(path, 0, 0, "BC109", "the document is empty (null)")]
     if not isinstance(data, dict):
-        line, col = root.start_mark.line + 1, root.start_mark.column + 1
+        line, col = top.start_mark.line + 1, top.start_mark.column + 1
         what = "a list" if isinstance(data, list) else f"a single value ({data!r:.40})"
         return [Diagnostic(path, line, col, "BC110", f"the document is {what}, not a mapping")]
     return YamlDocument(path, text, data)

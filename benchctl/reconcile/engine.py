@@ -31,7 +31,7 @@ from benchctl.reconcile.desired import DesiredState, desired_state, revalidate
 from benchctl.reconcile.lock import state_lock
 from benchctl.reconcile.plan import FORMAT_VERSION, Action, Plan, config_drift, diff
 from benchctl.reconcile.provenance import manifest_commit
-from benchctl.settings import Settings
+from benchctl.settings import Settings, redact_dsn
 from benchctl.stack.parts import proxy_config
 from benchctl.stack.state import load_state
 
@@ -55,8 +55,8 @@ def proxy_client(settings: Settings) -> Iterator[LiteLLMClient | None]:
         return
     if not settings.proxy_master_key:
         raise ProxyError(
-            f"BENCHCTL_PROXY_URL is set ({settings.proxy_url}) but no master key is: set"
-            " BENCHCTL_PROXY_MASTER_KEY (or LITELLM_MASTER_KEY) to the proxy's master key."
+            f"BENCHCTL_PROXY_URL is set ({redact_dsn(settings.proxy_url)}) but no master key"
+            " is: set BENCHCTL_PROXY_MASTER_KEY (or LITELLM_MASTER_KEY) to the proxy's master key."
         )
     with LiteLLMClient(settings.proxy_url, settings.proxy_master_key) as client:
         yield client

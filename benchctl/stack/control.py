@@ -12,11 +12,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Literal
 
-from benchctl.db.connection import redact_url
 from benchctl.errors import StackError, UsageError
 from benchctl.litellm.config import config_fingerprint
 from benchctl.manifests.catalog import Repository
-from benchctl.settings import Settings
+from benchctl.ports import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT
+from benchctl.settings import Settings, redact_dsn
 from benchctl.stack import parts, processes
 from benchctl.stack.state import (
     PartRecord,
@@ -28,8 +28,6 @@ from benchctl.stack.state import (
     stack_dir,
 )
 
-DEFAULT_PROXY_PORT = 4000
-DEFAULT_PROMETHEUS_PORT = 9090
 PROXY_STARTUP_TIMEOUT_S = 180.0
 STARTUP_TIMEOUT_S = 30.0
 
@@ -353,7 +351,7 @@ def status(settings: Settings) -> StackStatus:
     found = []
     notes = []
     if settings.database_url is not None and "postgres" not in state.parts:
-        url = redact_url(settings.database_url)
+        url = redact_dsn(settings.database_url)
         problem = parts.probe_postgres(settings.database_url)
         found.append(
             PartStatus(

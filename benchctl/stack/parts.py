@@ -33,6 +33,7 @@ from benchctl.litellm.config import (
     render_config,
 )
 from benchctl.manifests.catalog import Repository
+from benchctl.settings import redact_dsn
 from benchctl.stack import processes
 from benchctl.stack.prometheus import dump_scrape_config, render_scrape_config
 from benchctl.stack.state import PartRecord, StackState, logs_dir, stack_dir
@@ -62,7 +63,8 @@ def probe_postgres(url: str) -> str | None:
         with psycopg.connect(url, connect_timeout=2, autocommit=True) as conn:
             conn.execute(query("stack.ping"))
     except psycopg.Error as exc:
-        return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        return redact_dsn(first)
     return None
 
 
@@ -312,7 +314,7 @@ def prepare(hook: str | None, database_url: str, log_path: Path) -> dict[str, st
     if done.returncode != 0:
         raise StackError(
             f"the LiteLLM prepare hook ({PREPARE_ENV}={hook}) failed with exit code"
-            f" {done.returncode}.{processes.tail_message(log_path)}"
+            f" {done.returncode}.{redact_dsn(processes.tail_message(log_path))}"
         )
     exported = {}
     for line in done.stdout.splitlines():

@@ -182,14 +182,30 @@ class _Builder:
         return node.value
 
 
+def _depth_bound(text: str) -> int:
+    """An upper bound of how deep ``text`` nests, from a few string counts.
+
+    Each block level takes one more column of indentation or one more indicator on its line,
+    and each flow level one more bracket. Real manifests stay far below MAX_DEPTH, which spares
+    them the event scan of ``_too_deep``, a second parse.
+    """
+    flow = text.count("[") + text.count("{")
+    block = 0
+    for line in text.splitlines():
+        stripped = line.lstrip(" ")
+        indicators = stripped.count("- ") + stripped.count(": ") + stripped.count("? ")
+        block = max(block, len(line) - len(stripped) + indicators + 1)
+    return flow + block
+
+
 def _too_deep(text: str) -> Location | None:
     """Line and column (1-based) where the first value nested deeper than MAX_DEPTH starts.
 
-        Parse events stream from libyaml without recursion, so this is safe on any input, and it
-        stops at our limit before libyaml's own (PyYAML 6.0.4 bundles one, at another depth and with
-        another message), so the user gets BC113 whatever PyYAML is installed. Depth counts the
-        collections around a value, as the builder does: the root is at depth 0. Scalars just past
-    the limit are left to the builder, which knows keys from values.
+    Parse events stream from libyaml without recursion, so this is safe on any input, and it
+    stops at our limit before libyaml's own (PyYAML 6.0.4 bundles one, at another depth and
+    with another message), so the user gets BC113 whatever PyYAML is installed. Depth counts
+    the collections around a value, as the builder does: the root is at depth 0. Scalars just
+    past the limit are left to the builder, which knows keys from values.
     """
     depth = 0
     with _libyaml_depth_unbounded():
@@ -385,7 +401,7 @@ def load_yaml(path: Path, *, root: Path | None = None) -> YamlDocument | list[Di
     if isinstance(text, Diagnostic):
         return [text]
     try:
-        deep = _too_deep(text)
+        deep = _too_deep(text) if _depth_bound(text) > MAX_DEPTH else None
         if deep is not None:
             return [
                 Diagnostic(

@@ -5,6 +5,7 @@ import shutil
 import tempfile
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -71,12 +72,19 @@ def _with_database(maintenance_url: str, name: str) -> str:
     return psycopg.conninfo.make_conninfo(**info)
 
 
+@contextmanager
+def fresh_database(maintenance_url: str) -> Iterator[str]:
+    """A new, empty database on the server of ``maintenance_url``, dropped afterwards."""
+    name = f"bc_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(maintenance_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    yield _with_database(maintenance_url, name)
+    with psycopg.connect(maintenance_url, autocommit=True) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
 @pytest.fixture
 def database_url(postgres_server: str) -> Iterator[str]:
     """A fresh, empty database on the test server, dropped afterwards."""
-    name = f"bc_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    yield _with_database(postgres_server, name)
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    with fresh_database(postgres_server) as url:
+        yield url

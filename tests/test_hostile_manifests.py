@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,7 +23,7 @@ from psycopg import sql
 from benchctl.db import migrate
 from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
 
-from conftest import copy_manifests
+from conftest import copy_manifests, fresh_database
 from proxy_stack import ProxyStack
 
 CORPUS = Path(__file__).parent / "corpus" / "hostile"
@@ -53,12 +52,13 @@ def applied(
     litellm_proxy: ProxyStack, postgres_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, str]]:
     """A database and proxy holding the example repository applied, with one open session."""
-    name = f"bc_hostile_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    info = psycopg.conninfo.conninfo_to_dict(postgres_server)
-    info["dbname"] = name
-    database_url = psycopg.conninfo.make_conninfo(**info)
+    with fresh_database(postgres_server) as database_url:
+        yield from _applied(litellm_proxy, database_url, tmp_path_factory)
+
+
+def _applied(
+    litellm_proxy: ProxyStack, database_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[dict[str, str]]:
     with psycopg.connect(database_url, autocommit=True) as conn:
         migrate.upgrade(conn)
     env = {
@@ -84,8 +84,6 @@ def applied(
     with litellm_proxy.client() as client:
         stale = client.list_keys(alias_prefix=KEY_ALIAS_PREFIX)
         client.delete_keys(aliases=[k.key_alias for k in stale if k.key_alias])
-    with psycopg.connect(postgres_server, autocommit=True) as conn:
-        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 def snapshot(env: dict[str, str], proxy: ProxyStack) -> dict[str, object]:

@@ -33,6 +33,8 @@ MAX_FILE_BYTES = 1024 * 1024
 MAX_DEPTH = 64
 MAX_EXPANDED_NODES = 100_000
 _LIBYAML_UNBOUNDED = 2**31 - 1
+# What opens a block level: a sequence entry, a mapping value, an explicit key.
+_INDICATORS = ("- ", "-\n", ": ", ":\n", "? ", "?\n")
 
 _T = "tag:yaml.org,2002:"
 _STR, _INT, _FLOAT, _BOOL, _NULL = _T + "str", _T + "int", _T + "float", _T + "bool", _T + "null"
@@ -190,6 +192,10 @@ def _depth_bound(text: str) -> int:
     them the event scan of ``_too_deep``, a second parse.
     """
     flow = text.count("[") + text.count("{")
+    # Every level needs an indicator of its own: few indicators in all settle it at C speed.
+    indicators = sum(text.count(s) for s in _INDICATORS)
+    if flow + indicators <= MAX_DEPTH:
+        return flow + indicators
     block = 0
     for line in text.splitlines():
         stripped = line.lstrip(" ")
@@ -309,6 +315,8 @@ def outside_repository(path: Path, root: Path) -> Path | None:
     own leads anywhere (a file the user named on the command line). Reads metadata only.
     Raises OSError or RuntimeError on a symlink loop.
     """
+    if ".." not in path.parts and not _symlink_below(path, root):
+        return None  # the common case, in two lstat calls: no symlink between root and file
     real = path.resolve()
     root_real = root.resolve()
     if real.is_relative_to(root_real):
@@ -318,6 +326,21 @@ def outside_repository(path: Path, root: Path) -> Path | None:
     repository = (Path(os.path.normpath(root.absolute())), root_real)
     in_repository = any(lexical.is_relative_to(folder) for folder in repository)
     return real if in_repository or path.is_symlink() else None
+
+
+def _symlink_below(path: Path, root: Path) -> bool:
+    """Whether a component of ``path`` below ``root`` is a symlink (True too if it is not
+    under ``root`` at all: then only resolving can tell)."""
+    lexical = Path(os.path.normpath(path.absolute()))
+    top = Path(os.path.normpath(root.absolute()))
+    if not lexical.is_relative_to(top):
+        return True
+    current = top
+    for part in lexical.relative_to(top).parts:
+        current = current / part
+        if current.is_symlink():
+            return True
+    return False
 
 
 def refusal(path: Path, root: Path | None = None) -> Diagnostic | None:

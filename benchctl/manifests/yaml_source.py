@@ -329,17 +329,22 @@ def outside_repository(path: Path, root: Path) -> Path | None:
 
 
 def _symlink_below(path: Path, root: Path) -> bool:
-    """Whether a component of ``path`` below ``root`` is a symlink (True too if it is not
-    under ``root`` at all: then only resolving can tell)."""
-    lexical = Path(os.path.normpath(path.absolute()))
-    top = Path(os.path.normpath(root.absolute()))
-    if not lexical.is_relative_to(top):
+    """Whether a component of ``path`` below ``root`` is a symlink (True too when ``path`` is
+    not under ``root`` or a component cannot be read: then only resolving can tell). Plain
+    strings and lstat: this runs once per manifest."""
+    # os.path, not pathlib: pathlib's objects cost more than the lstat calls themselves here.
+    lexical = os.path.normpath(os.path.abspath(path))  # noqa: PTH100
+    top = os.path.normpath(os.path.abspath(root))  # noqa: PTH100
+    if not lexical.startswith(top + os.sep):
         return True
     current = top
-    for part in lexical.relative_to(top).parts:
-        current = current / part
-        if current.is_symlink():
-            return True
+    try:
+        for part in lexical[len(top) + 1 :].split(os.sep):  # noqa: PTH206
+            current = f"{current}{os.sep}{part}"
+            if stat.S_ISLNK(os.lstat(current).st_mode):
+                return True
+    except OSError:
+        return True
     return False
 
 

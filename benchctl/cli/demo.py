@@ -79,6 +79,7 @@ def demo(
     extras.require("proxy", "demo")
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+    from rich.table import Column
 
     from benchctl.demo.run import DemoOptions, run
 
@@ -92,7 +93,8 @@ def demo(
     # The time first: a narrow terminal or a CI log (80 columns) cuts the end of a line.
     with Progress(
         SpinnerColumn(finished_text="[green]✓[/green]"),
-        TimeElapsedColumn(),
+        # Never squeezed: the time is what a finished phase leaves on screen.
+        TimeElapsedColumn(table_column=Column(min_width=7, no_wrap=True)),
         TextColumn("{task.description}"),
         TextColumn("{task.fields[count]}", style="bold"),
         TextColumn("{task.fields[detail]}", style="dim"),

@@ -99,3 +99,25 @@ def test_an_untouched_saved_plan_still_applies(run_cli, env, database_url, tmp_p
     applied = run_cli("apply", str(saved), "--root", str(repo), env=env)
     assert applied.exit_code == 0, applied.output
     assert len(_rows(database_url)) > 1
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (b"\x89PNG\r\n\x1a\n\x00\xff\xfe" * 50, "it is not UTF-8 text"),
+        (b"[" * 200_000 + b"]" * 200_000, "its JSON nests too deeply"),
+        (b'{"a": ' * 200_000 + b"1" + b"}" * 200_000, "its JSON nests too deeply"),
+        (b"[1, 2, 3]", "it is not a JSON object"),
+        (b"not json", "Expecting value"),
+    ],
+    ids=["binary", "nested-lists", "nested-objects", "a-list", "not-json"],
+)
+def test_what_is_not_a_plan_is_one_line(run_cli, env, tmp_path, content: bytes, reason: str):
+    repo = write_minirepo(tmp_path / "repo")
+    path = tmp_path / "plan.json"
+    path.write_bytes(content)
+    applied = run_cli("apply", str(path), "--root", str(repo), env=env)
+    assert applied.exit_code == 2, applied.output
+    assert "Traceback" not in applied.output
+    (line,) = applied.output.strip().splitlines()
+    assert "is not a benchctl plan" in line and reason in line

@@ -138,21 +138,37 @@ def _without_models(config: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in config.items() if name != "model_list"}
 
 
+# Far above any real plan (one with 10,000 objects is a few MB), far below what hurts.
+MAX_PLAN_BYTES = 64 * 1024 * 1024
+
+
 def read_saved_plan(path: Path) -> Plan:
     try:
-        text = path.read_text(encoding="utf-8")
+        raw = path.read_bytes()
     except OSError as exc:
         raise UsageError(f"cannot read plan file {path}: {exc.strerror}.") from None
     try:
-        payload = json.loads(text)
+        # A plan file is small JSON; anything else (a binary, a nesting bomb) is not a plan.
+        if len(raw) > MAX_PLAN_BYTES:
+            raise ValueError(f"it is {len(raw):,} bytes, more than a plan's {MAX_PLAN_BYTES:,}")
+        payload = json.loads(raw.decode("utf-8"))
+        if not isinstance(payload, dict):
+            raise ValueError("it is not a JSON object")
         # Derived fields the JSON rendering adds for readers; recomputed, not trusted.
         if payload.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"format_version {payload.get('format_version')!r} is not supported")
         fingerprint = payload.pop("fingerprint", None)
         payload.get("summary", {}).pop("line", None)
         plan = Plan.model_validate(payload)
-    except (ValueError, AttributeError) as exc:
-        reason = exc.errors()[0]["msg"] if isinstance(exc, ValidationError) else str(exc)
+    except (ValueError, AttributeError, RecursionError) as exc:
+        if isinstance(exc, ValidationError):
+            reason = exc.errors()[0]["msg"]
+        elif isinstance(exc, UnicodeDecodeError):
+            reason = "it is not UTF-8 text"
+        elif isinstance(exc, RecursionError):
+            reason = "its JSON nests too deeply"
+        else:
+            reason = str(exc)
         raise UsageError(
             f"{path} is not a benchctl plan (format_version {FORMAT_VERSION}): {reason}."
             f" Save one with `benchctl plan --out {path}`."

@@ -134,7 +134,8 @@ def _names_session_key(node: nodes.Node) -> bool:
 
 def _uses_session_key(source: str) -> bool:
     """Whether the template reads the session key, or hands over the whole ``session``
-    mapping that holds it (``{{ session }}``, ``session|tojson``, ``session.items()``)."""
+    mapping that holds it (``{{ session }}``, ``session|tojson``). Launch and args render
+    without the key anyway; this check is for a clear error at its location."""
     tree = _ENV.parse(source)
     if any(_names_session_key(node) for node in tree.find_all((nodes.Getattr, nodes.Getitem))):
         return True

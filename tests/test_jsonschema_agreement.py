@@ -68,6 +68,7 @@ BENCHCTL_ONLY: dict[str, str] = {
     "BC501": "templates: rendering against the template variables is beyond JSON Schema",
     "BC503": "templates: rendering within a budget is beyond JSON Schema",
     "BC504": "templates: what a template reads is beyond JSON Schema",
+    "BC505": "templates: what a template renders is beyond JSON Schema",
 }
 # Codes the schema expresses: a file benchctl rejects with one of these, the schema rejects too.
 SCHEMA_VISIBLE = {"BC200", "BC201", "BC202", "BC203", "BC204", "BC205", "BC208", "BC209"}

@@ -121,3 +121,22 @@ def test_what_is_not_a_plan_is_one_line(run_cli, env, tmp_path, content: bytes, 
     assert "Traceback" not in applied.output
     (line,) = applied.output.strip().splitlines()
     assert "is not a benchctl plan" in line and reason in line
+
+
+def _traversal(payload: dict) -> None:
+    _experiment(payload)["name"] = "../../../../../../tmp/benchctl-escaped"
+
+
+def test_object_names_cannot_write_outside_the_scratch_folder(run_cli, env, database_url, tmp_path):
+    repo = write_minirepo(tmp_path / "repo")
+    saved = tmp_path / "plan.json"
+    assert run_cli("plan", "--root", str(repo), "--out", str(saved), env=env).exit_code == 0
+    _resign(saved, _traversal)
+    escaped = Path("/tmp/benchctl-escaped.yaml")
+    escaped.unlink(missing_ok=True)
+    before = _rows(database_url)
+    applied = run_cli("apply", str(saved), "--root", str(repo), env=env)
+    assert applied.exit_code == 1, applied.output
+    assert "object names that are not valid names" in applied.output
+    assert not escaped.exists()
+    assert _rows(database_url) == before

@@ -62,3 +62,12 @@ def test_add_writes_a_valid_entry(run_cli, example_repo: Path):
     assert "- variant: sdk-sim-fast\n      task_card: click-progressbar-tests" in text
     assert run_cli("validate", "--root", str(example_repo)).exit_code == 0
     assert not list((example_repo / "experiments").glob(".*"))
+
+
+def test_the_scratch_copy_never_follows_what_the_loader_ignores(run_cli, example_repo: Path):
+    """A subfolder symlink to an endless device is not the loader's: the copy skips it too."""
+    (example_repo / "variants" / "sub").mkdir()
+    (example_repo / "variants" / "sub" / "zero.yaml").symlink_to("/dev/zero")
+    (example_repo / "variants" / "sub" / "elsewhere").symlink_to("/usr")
+    result = _add(run_cli, example_repo, "demo", "sdk-sim-fast", "click-progressbar-tests")
+    assert result.exit_code == 0, result.output

@@ -128,6 +128,10 @@ CODES: dict[str, tuple[str, str]] = {
         "session key outside env",
         "pass the key to the harness through an env var of spec.env, never launch or args",
     ),
+    "BC505": (
+        "control character in launch or args",
+        "launch and args render to one line of shell text; remove the newline or escape",
+    ),
 }
 
 

@@ -9,6 +9,7 @@ valid, so a refused edit leaves nothing behind.
 from __future__ import annotations
 
 import io
+import os
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
@@ -66,6 +67,20 @@ def open_entry(variant: str, task_card: str, replicate: int) -> CommentedMap:
     return entry
 
 
+def _copy_manifests(source: Path, target: Path) -> None:
+    """What the loader reads of a kind folder: its top-level entries that are regular files
+    (copied) or symlinks (copied as links, so the loader judges them as it would in place).
+    Subfolders, FIFOs and devices are not the loader's and are never read or followed."""
+    if not source.is_dir():
+        return
+    target.mkdir()
+    for entry in os.scandir(source):
+        if entry.is_symlink():
+            Path(target, entry.name).symlink_to(Path(entry.path).readlink())
+        elif entry.is_file(follow_symlinks=False):
+            shutil.copyfile(entry.path, Path(target, entry.name))
+
+
 def _edit(root: Path, path: Path, change: Callable[[Any], None]) -> None:
     """Apply ``change`` to the document at ``path``, write it only if the repository stays valid."""
     yaml, document = _load(path)
@@ -75,8 +90,7 @@ def _edit(root: Path, path: Path, change: Callable[[Any], None]) -> None:
     text = buffer.getvalue()
     with tempfile.TemporaryDirectory(prefix="benchctl-edit-") as scratch:
         for folder in FOLDER_KIND:
-            if (root / folder).is_dir():
-                shutil.copytree(root / folder, Path(scratch, folder))
+            _copy_manifests(root / folder, Path(scratch, folder))
         relative = path.resolve().relative_to(root.resolve())
         Path(scratch, relative).write_text(text, encoding="utf-8")
         result = load_repository(Path(scratch))

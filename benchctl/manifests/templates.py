@@ -9,6 +9,7 @@ it, and a reference to it there is an error of its own.
 
 from __future__ import annotations
 
+import re
 import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
@@ -23,6 +24,7 @@ from benchctl.manifests.sandbox import BudgetedSandbox, TemplateBudgetError
 from benchctl.manifests.yaml_source import PathSegment, YamlDocument
 
 _ENV = BudgetedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 _SAMPLE_VALUE = {"string": "example", "integer": 1, "number": 1.0, "boolean": False}
 
@@ -166,7 +168,14 @@ def check_templates(profile: HarnessProfile, doc: YamlDocument) -> Iterator[Diag
                     " prints the launch line and arguments show in `ps`",
                 )
                 continue
-            _ENV.render(source, context if _is_env(loc) else _without_key(context))
+            rendered = _ENV.render(source, context if _is_env(loc) else _without_key(context))
+            if not _is_env(loc) and _CONTROL.search(rendered):
+                yield doc.diagnostic(
+                    loc,
+                    "BC505",
+                    f"`{where}` renders a control character (a newline, an escape); the launch"
+                    " line is shell text an operator reads and runs",
+                )
         except jinja2.TemplateSyntaxError as exc:
             yield doc.diagnostic(
                 loc, "BC500", f"`{where}`: {exc.message} (template line {exc.lineno})"
@@ -175,6 +184,13 @@ def check_templates(profile: HarnessProfile, doc: YamlDocument) -> Iterator[Diag
             yield doc.diagnostic(loc, "BC503", f"`{where}` goes over the template budget: {exc}")
         except jinja2.UndefinedError as exc:
             yield doc.diagnostic(loc, "BC501", f"`{where}`: {exc.message}")
-        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
-            # sandbox refusals, filter errors, and errors raised by the expressions themselves
-            yield doc.diagnostic(loc, "BC500", f"`{where}`: {exc}")
+        except RecursionError:
+            yield doc.diagnostic(
+                loc, "BC503", f"`{where}` goes over the template budget: recursion"
+            )
+        except MemoryError:
+            yield doc.diagnostic(loc, "BC503", f"`{where}` goes over the template budget: memory")
+        except Exception as exc:
+            # Sandbox refusals, filter errors, and whatever the expressions raise themselves
+            # (KeyError from str.format, LookupError from encode...).
+            yield doc.diagnostic(loc, "BC500", f"`{where}`: {type(exc).__name__}: {exc}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import tempfile
 import uuid
 from collections.abc import Mapping
@@ -20,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from benchctl.manifests.catalog import Repository
 from benchctl.manifests.loader import load_repository
 from benchctl.manifests.models import KINDS
-from benchctl.manifests.models.common import Envelope
+from benchctl.manifests.models.common import NAME_PATTERN, Envelope
 from benchctl.manifests.models.experiment import Outcome, SessionStatus
 
 Kind = Literal["Provider", "HarnessProfile", "TaskCard", "Variant", "Experiment"]
@@ -189,6 +190,15 @@ def revalidate(desired: DesiredState) -> list[str]:
     manifest files and loaded with every check `validate` runs, and the snapshot those give
     must be the one the plan carries (its hashes and comparable fields included).
     """
+    # Names become file names below: only valid names, or a plan could write anywhere.
+    names = [o.name for o in desired.objects] + [s.experiment for s in desired.sessions]
+    bad = sorted({name for name in names if not re.fullmatch(NAME_PATTERN, name)})
+    if bad:
+        return [f"object names that are not valid names: {', '.join(map(repr, bad[:5]))}"]
+    if desired.manifest_commit is not None and not re.fullmatch(
+        r"[0-9a-f]{7,64}", desired.manifest_commit
+    ):
+        return ["manifest_commit is not a git commit id"]
     with tempfile.TemporaryDirectory(prefix="benchctl-plan-") as scratch:
         root = Path(scratch)
         entries: dict[str, list[dict[str, Any]]] = {}

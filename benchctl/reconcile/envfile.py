@@ -8,6 +8,7 @@ file's values, so no separate key store exists.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import tempfile
 from dataclasses import dataclass
@@ -90,13 +91,20 @@ def render_session(
     return render(manifests.harness_profile, values)
 
 
+def one_line(text: str) -> str:
+    """``text`` with every control character, newlines included, shown as ``\\xNN``."""
+    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def snippet(session: SessionInfo, manifests: SessionManifests, rendered: RenderedHarness) -> str:
     lines = [
         "# benchctl session env: holds a live proxy key. Never commit or paste it.",
         f"# session {session.id} ({session.experiment} #{session.replicate})",
         f"# variant {manifests.variant.metadata.name}, task card"
         f" {manifests.task_card.metadata.name}",
-        f"# launch: {rendered.command}",
+        # One comment line whatever the command holds: a newline would end the comment and
+        # make the rest a command that `source` runs.
+        f"# launch: {one_line(rendered.command)}",
         f"export BENCHCTL_SESSION_ID={shlex.quote(session.id)}",
     ]
     lines += [f"export {name}={shlex.quote(value)}" for name, value in rendered.env.items()]

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import pytest
 
+from benchctl.manifests import sandbox
+
 from conftest import copy_manifests
 
 CORPUS = Path(__file__).parent / "corpus" / "hostile"
@@ -63,5 +65,29 @@ def test_worst_templates_stay_within_budget(case: str, baseline, tmp_path: Path)
     code, cpu, mb = measured_validate(root)
     base_cpu, base_mb = baseline
     assert code == 1  # refused, with its diagnostic (test_hostile_manifests checks which)
-    assert cpu < base_cpu + CPU_SECONDS, f"{case}: {cpu:.2f}s of CPU (baseline {base_cpu:.2f}s)"
+    # Each template over budget may cost up to the per-render bound; all of them together
+    # never more than the validate-wide one.
+    templates = sum(1 for line in (CORPUS / case / "expected.txt").open() if " BC5" in line)
+    allowed = min(CPU_SECONDS * max(templates, 1), sandbox.MAX_TOTAL_SECONDS + CPU_SECONDS)
+    assert cpu < base_cpu + allowed, f"{case}: {cpu:.2f}s of CPU (baseline {base_cpu:.2f}s)"
     assert mb < base_mb + EXTRA_MB, f"{case}: {mb:.0f} MB peak (baseline {base_mb:.0f} MB)"
+
+
+def test_all_renders_of_one_validate_share_a_total_budget(monkeypatch):
+    """Many templates each just under the per-render bound cannot add up to a stalled job."""
+    from jinja2 import StrictUndefined
+
+    monkeypatch.setattr(sandbox, "MAX_TOTAL_SECONDS", 0.6)
+    env = sandbox.BudgetedSandbox(undefined=StrictUndefined, autoescape=False)
+    loop = "{% for x in [1]*200 %}"
+    slow = loop * 3 + "{% endfor %}" * 3
+    refused = []
+    with sandbox.total_budget():
+        for _ in range(6):
+            with pytest.raises(sandbox.TemplateBudgetError) as raised:
+                env.render(slow, {})
+            refused.append(str(raised.value))
+        assert sandbox.exhausted()
+    assert not sandbox.exhausted()  # the scope ended
+    assert "rendering took longer than" in refused[0]
+    assert "took more than 0.6s in all" in refused[-1]

@@ -20,6 +20,7 @@ from benchctl.manifests.models import (
     HarnessProfile,
 )
 from benchctl.manifests.references import check_references
+from benchctl.manifests.sandbox import total_budget
 from benchctl.manifests.schema_errors import schema_diagnostics
 from benchctl.manifests.secrets import find_secrets
 from benchctl.manifests.templates import check_templates
@@ -185,8 +186,14 @@ def load_repository(root: Path, paths: Sequence[Path] | None = None) -> Validati
     """Load every manifest under ``root`` plus ``paths``; report on ``paths`` (all if None).
 
     References always resolve against the whole repository, so checking one changed file still
-    catches a variant that names a provider nobody defined.
+    catches a variant that names a provider nobody defined. All template renders share one
+    time budget (``sandbox.total_budget``).
     """
+    with total_budget():
+        return _load_repository(root, paths)
+
+
+def _load_repository(root: Path, paths: Sequence[Path] | None) -> ValidationResult:
     files = discover(root)
     targets = None
     if paths is not None:

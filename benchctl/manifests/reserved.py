@@ -22,8 +22,10 @@ CREDENTIAL_PREFIXES = (
     "GITHUB_",  # the runner's token and context
     "ACTIONS_",  # the runner's cache and artifact tokens
     "RUNNER_",
+    "POSTGRES_",  # deploy/docker-compose.yml's database
+    "GF_",  # Grafana's admin credentials
 )
-CREDENTIAL_SUFFIXES = ("_DATABASE_URL",)
+CREDENTIAL_SUFFIXES = ("_DATABASE_URL", "_PASSWORD", "_MASTER_KEY", "_SALT_KEY")
 CREDENTIAL_NAMES = frozenset(
     {
         "DATABASE_URL",  # LiteLLM's database
@@ -35,6 +37,9 @@ CREDENTIAL_NAMES = frozenset(
         "SALT_KEY",
         "GH_TOKEN",
         "CI_JOB_TOKEN",
+        # Credentials of the machine the proxy runs on, not of a provider's API key.
+        "AWS_SECRET_ACCESS_KEY",
+        "AWS_SESSION_TOKEN",
     }
 )
 
@@ -96,6 +101,7 @@ HIJACK_PREFIXES = (
     "DYLD_",  # macOS's loader
     "BASH_FUNC_",  # exported shell functions
     "GIT_CONFIG_",  # GIT_CONFIG_COUNT/KEY/VALUE set core.sshCommand and friends
+    "NPM_CONFIG_",  # npm's scripts, registry and node options
     "BENCHCTL_DATABASE",
     "BENCHCTL_PROXY",
     "BENCHCTL_LITELLM",
@@ -111,9 +117,13 @@ HIJACK_NAMES = frozenset(
         "PYTHONBREAKPOINT", "NODE_OPTIONS", "NODE_PATH", "PERL5OPT", "PERL5LIB", "PERLLIB",
         "RUBYOPT", "RUBYLIB", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "JDK_JAVA_OPTIONS",
         "CLASSPATH", "GCONV_PATH", "LUA_INIT", "TCLLIBPATH",
+        "PROMPT", "RPROMPT", "RPS1", "MAILPATH", "FCEDIT", "INPUTRC", "XDG_CONFIG_HOME",
         # commands other tools run
         "EDITOR", "VISUAL", "PAGER", "GIT_PAGER", "BROWSER", "GIT_SSH", "GIT_SSH_COMMAND",
         "GIT_EXEC_PATH", "GIT_ASKPASS", "SSH_ASKPASS", "GIT_PROXY_COMMAND", "GIT_EXTERNAL_DIFF",
+        "GIT_EDITOR", "GIT_SEQUENCE_EDITOR", "GIT_TEMPLATE_DIR", "GIT_CONFIG", "LESSOPEN",
+        "LESSCLOSE", "SUDO_ASKPASS", "AWS_CONFIG_FILE", "KUBECONFIG", "OPENSSL_CONF", "GOFLAGS",
+        "RUSTC_WRAPPER", "CURL_HOME", "PYTHONWARNINGS", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL",
         # where traffic and trust go
         "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "FTP_PROXY", "SSL_CERT_FILE", "SSL_CERT_DIR",
         "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",

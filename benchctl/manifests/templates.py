@@ -20,7 +20,7 @@ from jinja2 import nodes
 
 from benchctl.manifests.diagnostics import Diagnostic
 from benchctl.manifests.models import HarnessProfile
-from benchctl.manifests.sandbox import BudgetedSandbox, TemplateBudgetError
+from benchctl.manifests.sandbox import BudgetedSandbox, TemplateBudgetError, exhausted
 from benchctl.manifests.yaml_source import PathSegment, YamlDocument
 
 _ENV = BudgetedSandbox(undefined=jinja2.StrictUndefined, autoescape=False)
@@ -158,6 +158,10 @@ def check_templates(profile: HarnessProfile, doc: YamlDocument) -> Iterator[Diag
     """Compile and render each template against a sample context."""
     context = sample_context(profile)
     for loc, source in _templates(profile):
+        if exhausted():
+            # Templates checked before took the repository's whole budget and were reported;
+            # the repository is refused already, and the rest must not stall it further.
+            return
         where = ".".join(str(p) for p in loc)
         try:
             if not _is_env(loc) and _uses_session_key(source):

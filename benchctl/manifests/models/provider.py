@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import socket
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -21,8 +22,29 @@ ErrorKind = Literal["rate_limit", "server_error", "timeout"]
 ModelId = Annotated[str, StringConstraints(min_length=1, max_length=200, pattern=r"^\S+$")]
 
 
-# Names of cloud metadata services, which resolve to link-local addresses.
-_METADATA_HOSTS = frozenset({"metadata.google.internal", "metadata", "instance-data"})
+# Cloud metadata services that are not link-local, and names that resolve to one.
+_METADATA_ADDRESSES = frozenset({"fd00:ec2::254", "100.100.100.200"})
+_METADATA_HOSTS = frozenset(
+    {"metadata.google.internal", "metadata", "instance-data", "instance-data.ec2.internal"}
+)
+
+
+def _metadata_address(host: str) -> bool:
+    """A link-local or cloud metadata address, however it is spelled: 169.254.169.254 as
+    2852039166, 0xa9fea9fe, 0251.0376.0251.0376 or ::ffff:169.254.169.254 included."""
+    name = host.rstrip(".").lower()
+    if name in _METADATA_HOSTS:
+        return True
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        try:  # inet_aton reads the short, decimal, octal and hex IPv4 forms getaddrinfo does
+            address = ipaddress.IPv4Address(socket.inet_aton(name))
+        except OSError:
+            return False
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_link_local or str(address) in _METADATA_ADDRESSES
 
 
 class Prices(StrictModel):
@@ -119,11 +141,7 @@ class ProviderSpec(StrictModel):
     @classmethod
     def _not_link_local(cls, url: str | None) -> str | None:
         host = (urlsplit(url).hostname or "") if url is not None else ""
-        try:
-            link_local = ipaddress.ip_address(host).is_link_local
-        except ValueError:
-            link_local = host.rstrip(".").lower() in _METADATA_HOSTS
-        if link_local:
+        if _metadata_address(host):
             raise PydanticCustomError(
                 "BC215",
                 "api_base points at {host}, a link-local or cloud metadata address: no"

@@ -36,9 +36,20 @@ run 0 benchctl schemas --check
 run 0 benchctl render litellm-config
 run 0 benchctl plan
 grep -q "^Plan: " "$out/stdout"
+run 0 benchctl db upgrade
+run 0 benchctl db url
 run 0 benchctl import artifacts/demo/data
 run 0 benchctl report demo --check
 run 0 benchctl export demo --out "$out/export"
+run 0 benchctl session list
+grep -q "sdk-sim-fast" "$out/stdout"
+session="$(benchctl session list --json | python -c 'import json, sys; print(json.load(sys.stdin)[0]["id"])')"
+run 0 benchctl session show "$session"
+run 0 benchctl purge-content
+# What cannot work here says so in one line and exits 2, having changed nothing.
+run 2 benchctl collect         # no proxy and no LiteLLM database to collect from
+run 2 benchctl session rotate "$session"   # imported sessions are finalized
+run 0 benchctl force-unlock    # nothing holds the lock
 run 0 benchctl status
 grep -q "postgres" "$out/stdout"
 for command in up demo; do

@@ -126,13 +126,20 @@ def _record(name: str, found: processes.Identity, **fields: Any) -> PartRecord:
 
 
 def postmaster_pid(state_dir: Path) -> int | None:
-    """The embedded server's postmaster, from the first line of postmaster.pid, if it runs."""
+    """The embedded server's postmaster, from the first line of postmaster.pid, if it runs.
+
+    A pid file left by a crash may name a pid the system has since given to another program:
+    only a postgres process counts, so nothing else is ever adopted, shown or signalled.
+    """
     try:
         first = (embedded.data_dir(state_dir) / "postmaster.pid").read_text().split("\n", 1)[0]
         pid = int(first)
     except (OSError, ValueError):
         return None
-    return pid if processes.alive(pid) else None
+    found = processes.identity(pid)
+    if found is None or not any("postgres" in Path(arg).name for arg in found.cmdline[:1]):
+        return None
+    return pid
 
 
 def start_postgres(state_dir: Path) -> tuple[PartRecord, str]:

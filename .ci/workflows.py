@@ -20,6 +20,7 @@ import re
 import socket
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +44,20 @@ def sh(argv: list[str], *, cwd: Path, env: dict[str, str] | None = None) -> str:
     if done.returncode != 0:
         sys.exit(f"workflows: {argv} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
     return done.stdout
+
+
+def wait_for_spend_logs(database_url: str, timeout: float = 60.0) -> None:
+    import psycopg  # the stack's venv has it; this script runs there
+
+    deadline = time.monotonic() + timeout
+    while True:
+        with psycopg.connect(database_url) as conn:
+            row = conn.execute('SELECT count(*) FROM "LiteLLM_SpendLogs"').fetchone()
+        if row and row[0] > 0:
+            return
+        if time.monotonic() > deadline:
+            sys.exit("workflows: the proxy logged no spend for the session's traffic in 60 s")
+        time.sleep(1)
 
 
 def stack_secrets(repo: Path) -> dict[str, str]:
@@ -174,6 +189,9 @@ def main() -> None:
             " [ $? -le 1 ]"
         )
         sh(["bash", "-c", harness, "-", args.stack_python], cwd=repo)
+        # LiteLLM writes spend logs in batches (up to ~6 s here): collect once they are there,
+        # as the scheduled workflow would on its next run.
+        wait_for_spend_logs(runner.secrets["BENCHCTL_LITELLM_DATABASE_URL"])
         collected = "\n".join(runner.workflow("collect.yml"))
         summary = (runner.github / "summary.md").read_text()
         # The session's traffic went through the proxy, was collected and reported.

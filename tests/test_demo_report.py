@@ -62,6 +62,16 @@ def test_committed_demo_folder_checks_clean_and_a_report_keeps_its_data_in_step(
     assert "1 file(s) changed" in written.output
     assert sessions.read_bytes() == (DEMO / "data" / "sessions.csv").read_bytes()
     assert not [p for p in (out / "demo").iterdir() if p.name.startswith(".")]
+    # A bundle file the export no longer writes (the other format) is stale too, and goes;
+    # a file that is not the bundle's is left alone.
+    (out / "demo" / "data" / "NOTES.txt").write_text("mine\n")
+    (out / "demo" / "data" / "rollups.jsonl").write_text("{}\n")
+    checked = run_cli(*args, "--check", env=env)
+    assert checked.exit_code == 1
+    assert "data/rollups.jsonl should no longer exist" in checked.output
+    assert run_cli(*args, env=env).exit_code == 0
+    assert not (out / "demo" / "data" / "rollups.jsonl").exists()
+    assert (out / "demo" / "data" / "NOTES.txt").read_text() == "mine\n"
 
 
 def test_export_of_an_import_is_the_same_bundle(run_cli, database_url, tmp_path):

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.db.connection import Connection, connect
-from benchctl.export.bundle import Format, export_experiment
+from benchctl.export.bundle import MANIFESTS, TABLES, Format, export_experiment
 from benchctl.report import charts, data, markdown
 from benchctl.report.build import build
 from benchctl.report.data import round_significant
@@ -31,6 +31,8 @@ README = "README.md"
 REPORT_JSON = "report.json"
 CHARTS_DIR = "charts"
 DATA_DIR = "data"
+# Every file an export can write, in either format: what `data/` may hold that is ours.
+_BUNDLE = {MANIFESTS, *(f"{table}.{ext}" for table in TABLES for ext in ("csv", "jsonl"))}
 # report.json keeps more digits than the tables show, but not the last bits of a double, which
 # can depend on the order PostgreSQL summed the rows in.
 JSON_SIGNIFICANT = 6
@@ -112,19 +114,27 @@ def _connection(source: Connection | Settings, stack: ExitStack) -> Connection:
 
 def _bundle(
     conn: Connection, experiment: str, directory: Path, *, write: bool, create: bool
-) -> list[str]:
-    """Files of ``directory/data/`` that differ from a fresh export (replaced when ``write``).
+) -> tuple[list[str], list[str]]:
+    """Files of ``directory/data/`` that differ from a fresh export, and bundle files a fresh
+    export no longer writes (replaced and removed when ``write``).
 
     Only a bundle that exists is kept current, unless ``create``: a scheduled report does not
     start committing raw data nobody asked for.
     """
     target = directory / DATA_DIR
     if not (target.is_dir() or create):
-        return []
-    fmt: Format = "jsonl" if any(target.glob("*.jsonl")) else "csv"
-    directory.mkdir(parents=True, exist_ok=True)
-    # Beside the target, so each file moves into place with an atomic rename.
-    with tempfile.TemporaryDirectory(prefix=".data-", dir=directory) as scratch:
+        return [], []
+    # The format most of the bundle is in: a stray file of the other one is what goes.
+    counts = {
+        ext: len([p for p in target.glob(f"*.{ext}") if p.name in _BUNDLE])
+        for ext in ("csv", "jsonl")
+    }
+    fmt: Format = "jsonl" if counts["jsonl"] > counts["csv"] else "csv"
+    if write:
+        directory.mkdir(parents=True, exist_ok=True)
+    # Beside the target when writing, so each file moves into place with an atomic rename;
+    # elsewhere when checking, so a read-only checkout can be checked.
+    with tempfile.TemporaryDirectory(prefix=".data-", dir=directory if write else None) as scratch:
         fresh = export_experiment(conn, experiment, Path(scratch), fmt)
         changed = [
             name
@@ -132,11 +142,20 @@ def _bundle(
             if not (target / name).is_file()
             or not filecmp.cmp(Path(scratch, name), target / name, shallow=False)
         ]
+        bundle_names = {
+            MANIFESTS,
+            *(f"{table}.{ext}" for table in TABLES for ext in ("csv", "jsonl")),
+        }
+        obsolete = sorted(
+            p.name for p in target.glob("*") if p.name in bundle_names - set(fresh.files)
+        )
         if write:
             target.mkdir(exist_ok=True)
             for name in changed:
                 Path(scratch, name).replace(target / name)
-    return [f"{DATA_DIR}/{name}" for name in changed]
+            for name in obsolete:
+                (target / name).unlink()
+    return [f"{DATA_DIR}/{n}" for n in changed], [f"{DATA_DIR}/{n}" for n in obsolete]
 
 
 def write_report(
@@ -155,8 +174,8 @@ def write_report(
             _write_atomic(directory / rel, files[rel])
         for rel in obsolete:
             (directory / rel).unlink()
-        data = _bundle(conn, experiment, directory, write=True, create=bundle)
-    return ReportResult(experiment, directory, report, stale + data, obsolete)
+        data, gone = _bundle(conn, experiment, directory, write=True, create=bundle)
+    return ReportResult(experiment, directory, report, stale + data, obsolete + gone)
 
 
 def check_report(source: Connection | Settings, experiment: str, out_dir: Path) -> ReportResult:
@@ -166,5 +185,5 @@ def check_report(source: Connection | Settings, experiment: str, out_dir: Path) 
         conn = _connection(source, stack)
         report, files = render(conn, experiment)
         stale, obsolete = _diff(directory, files)
-        data = _bundle(conn, experiment, directory, write=False, create=False)
-    return ReportResult(experiment, directory, report, stale + data, obsolete)
+        data, gone = _bundle(conn, experiment, directory, write=False, create=False)
+    return ReportResult(experiment, directory, report, stale + data, obsolete + gone)

@@ -39,10 +39,10 @@ def upgrade(root: Root = Path()) -> None:
 @db_app.command("url")
 def url(root: Root = Path()) -> None:
     """Print the benchmark database's URL (password hidden), starting the embedded one."""
-    from benchctl.db.connection import database_url, redact_url
-    from benchctl.settings import Settings
+    from benchctl.db.connection import database_url
+    from benchctl.settings import Settings, redact_dsn
 
-    typer.echo(redact_url(database_url(Settings.from_env(root))))
+    typer.echo(redact_dsn(database_url(Settings.from_env(root))))
 
 
 @db_app.command("stop")

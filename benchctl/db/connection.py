@@ -19,10 +19,6 @@ from benchctl.db import embedded, migrate
 from benchctl.errors import DatabaseError
 from benchctl.settings import Settings, database_problem, redact_dsn
 
-# The one masking function lives in benchctl.settings (the lowest layer: the stack, the
-# collector and the LiteLLM client use it too); ``redact_url`` is its former name here.
-redact_url = redact_dsn
-
 Connection = psycopg.Connection[dict[str, Any]]
 
 # What psycopg raises when the server or the connection fails a command (the connection is

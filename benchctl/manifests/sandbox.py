@@ -280,9 +280,7 @@ class BudgetedSandbox(ImmutableSandboxedEnvironment):
             _check_format(subject)
         return _check_size(super().call(context, obj, *args, **kwargs))
 
-    @staticmethod
-    def bounded_concat(values: Any) -> str:
-        return _concat(values)
+    bounded_concat = staticmethod(_concat)
 
     def render(self, source: str, context: Mapping[str, Any]) -> str:
         """Render ``source`` within the budget; output past ``MAX_TEXT`` is an error too."""

@@ -8,7 +8,6 @@ file's values, so no separate key store exists.
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import tempfile
 from dataclasses import dataclass
@@ -18,6 +17,7 @@ from typing import Any
 from benchctl.litellm.client import hash_key
 from benchctl.manifests.models import HarnessProfile, Provider, TaskCard, Variant
 from benchctl.manifests.templates import RenderedHarness, render, resolved_settings
+from benchctl.render.text import one_line
 
 
 @dataclass(frozen=True)
@@ -89,11 +89,6 @@ def render_session(
 ) -> RenderedHarness:
     values = context(session, manifests, key=key, proxy_url=proxy_url, env_file=env_file)
     return render(manifests.harness_profile, values)
-
-
-def one_line(text: str) -> str:
-    """``text`` with every control character, newlines included, shown as ``\\xNN``."""
-    return re.sub(r"[\x00-\x1f\x7f-\x9f]", lambda m: f"\\x{ord(m.group()):02x}", text)
 
 
 def snippet(session: SessionInfo, manifests: SessionManifests, rendered: RenderedHarness) -> str:

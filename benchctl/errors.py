@@ -10,6 +10,7 @@ Every message is a sentence a user can act on: what went wrong, and what to do n
     │   └── StalePlanError  a saved plan no longer matches the state it was made against
     ├── LockError           another apply holds the state lock (names the holder)
     ├── StackError          a part of the local stack (`benchctl up`) failed to start or stop
+    ├── TaskError           a task card's workspace, setup, verifier or oracle cannot be run
     └── ProxyError          the LiteLLM proxy refused or could not be reached
         ├── ProxyUnavailable      nothing answers at the proxy URL
         ├── ProxyAuthError        the master key is missing or wrong
@@ -69,6 +70,10 @@ class LockError(BenchctlError):
 
 class StackError(BenchctlError):
     """A part of the local stack failed to start or stop; names its log file and its last lines."""
+
+
+class TaskError(BenchctlError):
+    """A task card's folders, workspace, setup, verifier or oracle cannot be used as asked."""
 
 
 class ProxyError(BenchctlError):

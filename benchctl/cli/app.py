@@ -22,6 +22,7 @@ from benchctl.cli import (
     session,
     sim,
     stack,
+    task,
     unlock,
     validate,
 )
@@ -93,6 +94,7 @@ app.command("report")(report.report)
 app.command("export")(export.export)
 app.command("import")(export.import_bundle)
 app.add_typer(session.session_app, name="session")
+app.add_typer(task.task_app, name="task")
 app.add_typer(db.db_app, name="db")
 app.add_typer(render.render_app, name="render")
 

@@ -46,6 +46,13 @@ class Repository:
     # (kind, name) of files that declare an object but failed their own checks: references to
     # them are not reported as dangling, since the file's own errors say what to fix.
     invalid: set[tuple[str, str]] = field(default_factory=set)
+    # Where the folders task cards name are read (tasks/...): the repository itself, except
+    # when a saved plan's manifests are re-checked in a scratch folder beside the checkout.
+    files_root: Path | None = None
+
+    @property
+    def task_files(self) -> Path:
+        return self.files_root or self.root
 
     def by_kind(self, kind: str) -> dict[str, Any]:
         table: dict[str, Any] = getattr(self, KINDS[kind][1])

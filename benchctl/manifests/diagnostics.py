@@ -109,6 +109,16 @@ CODES: dict[str, tuple[str, str]] = {
         "session key expires before the task's timebox",
         "raise session_policy.ttl to at least the longest timebox of the experiment's task cards",
     ),
+    "BC314": (
+        "task card path not usable",
+        "name a folder (workspace, verify.tests) or file (oracle patch or script) that exists"
+        " in this repository, written relative to its root",
+    ),
+    "BC315": (
+        "hidden tests inside the workspace",
+        "keep verify.tests out of the workspace folder, e.g. tasks/NAME/tests beside"
+        " tasks/NAME/workspace: the agent must never see them",
+    ),
     # secrets
     "BC400": (
         "secret-looking literal",

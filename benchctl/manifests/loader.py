@@ -182,18 +182,23 @@ def load_manifest(
     return Loaded(path, parsed, model), problems
 
 
-def load_repository(root: Path, paths: Sequence[Path] | None = None) -> ValidationResult:
+def load_repository(
+    root: Path, paths: Sequence[Path] | None = None, *, files_root: Path | None = None
+) -> ValidationResult:
     """Load every manifest under ``root`` plus ``paths``; report on ``paths`` (all if None).
 
     References always resolve against the whole repository, so checking one changed file still
     catches a variant that names a provider nobody defined. All template renders share one
-    time budget (``sandbox.total_budget``).
+    time budget (``sandbox.total_budget``). Task cards' folders are read under ``files_root``
+    (default ``root``).
     """
     with total_budget():
-        return _load_repository(root, paths)
+        return _load_repository(root, paths, files_root)
 
 
-def _load_repository(root: Path, paths: Sequence[Path] | None) -> ValidationResult:
+def _load_repository(
+    root: Path, paths: Sequence[Path] | None, files_root: Path | None
+) -> ValidationResult:
     files = discover(root)
     targets = None
     if paths is not None:
@@ -201,7 +206,7 @@ def _load_repository(root: Path, paths: Sequence[Path] | None) -> ValidationResu
         targets = {_real(p) for p in named}
         known = {_real(p) for p in files}
         files.extend(p for p in named if _real(p) not in known)
-    repository = Repository(root)
+    repository = Repository(root, files_root=files_root)
     diagnostics: list[Diagnostic] = []
     for path in files:
         loaded, problems = load_manifest(path, root)

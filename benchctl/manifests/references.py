@@ -6,11 +6,12 @@ import difflib
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from collections.abc import Set as AbstractSet
+from pathlib import PurePosixPath
 from typing import Any
 
 from benchctl.manifests.catalog import Loaded, Repository
 from benchctl.manifests.diagnostics import Diagnostic
-from benchctl.manifests.models import Experiment, Provider, Variant
+from benchctl.manifests.models import Experiment, Provider, TaskCard, Variant
 from benchctl.manifests.models.common import duration_seconds
 from benchctl.manifests.models.harness_profile import setting_value_matches
 from benchctl.manifests.yaml_source import PathSegment
@@ -210,9 +211,45 @@ def _experiment(repo: Repository, experiment: Loaded[Experiment]) -> Iterator[Di
             )
 
 
+def _task_paths(repo: Repository, card: Loaded[TaskCard]) -> Iterator[Diagnostic]:
+    spec = card.model.spec
+    wanted: list[tuple[tuple[PathSegment, ...], str | None, bool]] = [
+        (("spec", "workspace"), spec.workspace, True),
+        (("spec", "verify", "tests"), spec.verify.tests if spec.verify else None, True),
+        (("spec", "oracle", "patch"), spec.oracle.patch if spec.oracle else None, False),
+        (("spec", "oracle", "script"), spec.oracle.script if spec.oracle else None, False),
+    ]
+    root = repo.task_files.resolve()
+    for loc, relative, folder in wanted:
+        if relative is None:
+            continue
+        path = root / relative
+        real = path.resolve()
+        if not real.is_relative_to(root):
+            problem = f"{relative} leaves the repository through a symlink"
+        elif folder and not real.is_dir():
+            problem = f"{relative} is not a folder of the repository"
+        elif not folder and not real.is_file():
+            problem = f"{relative} is not a file of the repository"
+        else:
+            continue
+        yield card.doc.diagnostic(loc, "BC314", problem)
+    if spec.workspace and spec.verify and spec.verify.tests:
+        workspace, tests = PurePosixPath(spec.workspace), PurePosixPath(spec.verify.tests)
+        if tests == workspace or tests.is_relative_to(workspace):
+            yield card.doc.diagnostic(
+                ("spec", "verify", "tests"),
+                "BC315",
+                f"verify.tests {spec.verify.tests} lies inside the workspace {spec.workspace}:"
+                " the agent would see the hidden tests",
+            )
+
+
 def check_references(repo: Repository) -> Iterator[Diagnostic]:
     for provider in repo.providers.values():
         yield from _provider_models(provider)
+    for card in repo.task_cards.values():
+        yield from _task_paths(repo, card)
     for variant in repo.variants.values():
         yield from _variant(repo, variant)
     for experiment in repo.experiments.values():

@@ -69,6 +69,7 @@ TEMPLATE_VARIABLES: dict[str, dict[str, Any]] = {
         "title": "Example task",
         "repository_url": "https://example.invalid/repo.git",
         "commit": "0123456789abcdef0123456789abcdef01234567",
+        "workspace": "",
         "timebox": "30m",
         "instructions": "Make the failing test pass.",
     },

@@ -23,14 +23,19 @@ from benchctl.manifests.loader import load_repository
 from benchctl.manifests.models import KINDS
 from benchctl.manifests.models.common import NAME_PATTERN, Envelope
 from benchctl.manifests.models.experiment import Outcome, SessionStatus
+from benchctl.tasks.files import tree_hash
 
 Kind = Literal["Provider", "HarnessProfile", "TaskCard", "Variant", "Experiment"]
 
 # Kinds whose comparability-breaking changes create a new version once they have sessions.
 VERSIONED: frozenset[str] = frozenset({"Variant", "TaskCard"})
 
-# Fields of a task card that change what a session measures; the rest is presentation.
-TASK_CARD_COMPARABLE = ("repository", "instructions", "acceptance_criteria", "timebox")
+# Fields of a task card that change what a session measures; the rest is presentation. The
+# oracle is not among them: it proves the task solvable and is never shown to an agent.
+TASK_CARD_COMPARABLE = (
+    "repository", "workspace", "instructions", "acceptance_criteria", "setup", "verify",
+    "timebox",
+)  # fmt: skip
 
 SESSION_NAMESPACE = uuid.UUID("6c1f3f0e-7a44-5b8e-9f51-0d3c2b8a9e11")
 KEY_ALIAS_PREFIX = "benchctl-"
@@ -134,8 +139,17 @@ def _comparable(kind: str, name: str, repo: Repository) -> dict[str, Any]:
             "harness_profile.protocol": profile.spec.protocol,
         }
     if kind == "TaskCard":
-        spec = repo.task_cards[name].model.spec.model_dump(mode="json")
-        return {f"spec.{field}": spec[field] for field in TASK_CARD_COMPARABLE}
+        card = repo.task_cards[name].model
+        spec = card.spec.model_dump(mode="json")
+        # Fields a card leaves out are left out here too: a task card from before they existed
+        # keeps its version.
+        found = {f"spec.{f}": spec[f] for f in TASK_CARD_COMPARABLE if spec[f] not in (None, [])}
+        # What the folders hold, not just their names: editing a hidden test is a new version.
+        if card.spec.workspace is not None:
+            found["files.workspace"] = tree_hash(repo.task_files / card.spec.workspace)
+        if card.spec.verify is not None and card.spec.verify.tests is not None:
+            found["files.tests"] = tree_hash(repo.task_files / card.spec.verify.tests)
+        return found
     return {}
 
 
@@ -182,13 +196,15 @@ def desired_state(
     )
 
 
-def revalidate(desired: DesiredState) -> list[str]:
+def revalidate(desired: DesiredState, files_root: Path) -> list[str]:
     """Problems of a desired state read from a saved plan, as ``path:line:col: CODE message``.
 
     A plan file is plain JSON and its fingerprint a digest anyone can recompute, so what it
     embeds is checked like manifests from a pull request: its documents are written back as
     manifest files and loaded with every check `validate` runs, and the snapshot those give
-    must be the one the plan carries (its hashes and comparable fields included).
+    must be the one the plan carries (its hashes and comparable fields included). Task cards'
+    folders are read under ``files_root``, the checkout applying the plan: hidden tests edited
+    since the plan was saved make it differ, as they would make a new task card version.
     """
     # Names become file names below: only valid names, or a plan could write anywhere.
     names = [o.name for o in desired.objects] + [s.experiment for s in desired.sessions]
@@ -216,7 +232,7 @@ def revalidate(desired: DesiredState) -> list[str]:
             (folder / f"{obj.name}.yaml").write_text(yaml.safe_dump(document), encoding="utf-8")
         if entries:
             return [f"sessions of experiments the plan does not hold: {', '.join(sorted(entries))}"]
-        result = load_repository(root)
+        result = load_repository(root, files_root=files_root)
         problems = [
             f"{d.path.relative_to(root)}:{d.line}:{d.col}: {d.code} {d.message}"
             for d in result.errors
@@ -229,5 +245,8 @@ def revalidate(desired: DesiredState) -> list[str]:
             manifest_dirty=desired.manifest_dirty,
         )
     if again.model_copy(update={"repo_path": desired.repo_path}) != desired:
-        return ["its snapshot differs from what its manifests give (hashes or fields edited)"]
+        return [
+            "its snapshot differs from what its manifests give (hashes or fields edited, or a"
+            " task card's folders changed since the plan was saved)"
+        ]
     return []

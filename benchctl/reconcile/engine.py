@@ -142,7 +142,7 @@ def _without_models(config: dict[str, Any]) -> dict[str, Any]:
 MAX_PLAN_BYTES = 64 * 1024 * 1024
 
 
-def read_saved_plan(path: Path) -> Plan:
+def read_saved_plan(path: Path, files_root: Path) -> Plan:
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -178,7 +178,7 @@ def read_saved_plan(path: Path) -> Plan:
             f"{path} was edited after `benchctl plan` saved it (its fingerprint does not match"
             " its content); save a new plan instead of editing one."
         )
-    problems = revalidate(plan.desired)
+    problems = revalidate(plan.desired, files_root)
     if problems:
         raise PlanError(
             f"{path} holds manifests that do not validate, so nothing was applied: "
@@ -208,7 +208,7 @@ class ApplyOutcome:
 
 def apply(request: ApplyRequest) -> ApplyOutcome:
     settings = request.settings
-    saved = read_saved_plan(request.plan_file) if request.plan_file else None
+    saved = read_saved_plan(request.plan_file, request.settings.root) if request.plan_file else None
     # A saved plan carries the drift found when it was made; the manifests may have moved on.
     repository, desired = (None, saved.desired) if saved else load_manifests(settings.root)
     with (

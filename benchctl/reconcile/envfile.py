@@ -76,8 +76,10 @@ def context(
         "task_card": {
             "name": task.metadata.name,
             "title": task.spec.title,
-            "repository_url": task.spec.repository.url,
-            "commit": task.spec.repository.commit,
+            # A task in a folder of the benchmark repository has no url or commit of its own.
+            "repository_url": task.spec.repository.url if task.spec.repository else "",
+            "commit": task.spec.repository.commit if task.spec.repository else "",
+            "workspace": task.spec.workspace or "",
             "timebox": task.spec.timebox,
             "instructions": task.spec.instructions,
         },

@@ -1,0 +1,1 @@
+"""Executable task cards: fresh workspaces, setup, verifiers, oracles and `task check`."""

@@ -1,0 +1,195 @@
+"""Run one step of a task (setup, verifier, oracle): a shell command in its own process group,
+with a built environment, a timeout, a size-capped and redacted log, and bubblewrap when there.
+
+The environment is built, never inherited: PATH, a scratch HOME and TMPDIR, the locale, and the
+step's own ``BENCHCTL_*`` paths. Whatever secrets the calling shell holds (a session key, the
+proxy's master key, provider keys) are not passed on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Literal
+
+from benchctl.errors import TaskError
+from benchctl.manifests.secrets import redact
+
+SandboxMode = Literal["auto", "bwrap", "none"]
+
+# Head and tail of a step's output are kept; a runaway verifier cannot fill the disk.
+LOG_HEAD = 64 * 1024
+LOG_TAIL = 64 * 1024
+# Top-level entries the sandbox does not bind from the host: it mounts its own.
+_OWN_MOUNTS = frozenset({"proc", "dev", "tmp"})
+
+
+@dataclass(frozen=True)
+class Mount:
+    """A host folder shown inside the sandbox at ``inside`` (read-only unless ``writable``)."""
+
+    host: Path
+    inside: str
+    writable: bool = False
+
+
+@dataclass(frozen=True)
+class Finished:
+    exit_code: int | None  # None when killed at the timeout
+    timed_out: bool
+    log: str
+    seconds: float
+    sandbox: str  # "bwrap" or "none"
+
+
+def bwrap_path() -> str | None:
+    return shutil.which("bwrap")
+
+
+def sandbox_in_use(mode: SandboxMode) -> bool:
+    """Whether steps run under bubblewrap: ``auto`` uses it when installed."""
+    if mode == "none":
+        return False
+    if bwrap_path() is None:
+        if mode == "bwrap":
+            raise TaskError(
+                "--sandbox bwrap asks for bubblewrap, which is not installed:"
+                " apt-get install bubblewrap, or use --sandbox none."
+            )
+        return False
+    return True
+
+
+def step_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
+    """The whole environment of a step. The interpreter running benchctl comes first on PATH,
+    so ``python`` in a verifier is one that has benchctl's test tools."""
+    path = os.pathsep.join(
+        dict.fromkeys(
+            [str(Path(sys.executable).parent), *os.environ.get("PATH", os.defpath).split(":")]
+        )
+    )
+    return {
+        "PATH": path,
+        "HOME": str(home),
+        "TMPDIR": str(home),
+        "LANG": "C.UTF-8",
+        "LC_ALL": "C.UTF-8",
+        "PYTHONDONTWRITEBYTECODE": "1",
+        **extra,
+    }
+
+
+def _bwrap_argv(
+    cwd: Path, writable: Sequence[Path], mounts: Sequence[Mount], hidden: Sequence[Path],
+    network: bool,
+) -> list[str]:  # fmt: skip
+    argv = [bwrap_path() or "bwrap"]
+    # The host's top level, read-only, over the sandbox's own root (a tmpfs), so mount points
+    # such as /tests can be made; /tmp is a fresh tmpfs, into which the step's folders go.
+    for entry in sorted(Path("/").iterdir()):
+        if entry.name in _OWN_MOUNTS:
+            continue
+        if entry.is_symlink():
+            argv += ["--symlink", str(entry.readlink()), str(entry)]
+        elif entry.exists():
+            argv += ["--ro-bind", str(entry), str(entry)]
+    argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]  # noqa: S108 (inside)
+    # An interpreter in a venv under /tmp would vanish under the fresh /tmp: show it again.
+    for prefix in dict.fromkeys([sys.prefix, sys.base_prefix]):
+        if Path(prefix).is_relative_to("/tmp"):  # noqa: S108
+            argv += ["--ro-bind", prefix, prefix]
+    for path in hidden:
+        if path.is_dir():
+            argv += ["--tmpfs", str(path)]
+    for path in writable:
+        argv += ["--bind", str(path), str(path)]
+    for mount in mounts:
+        argv += ["--bind" if mount.writable else "--ro-bind", str(mount.host), mount.inside]
+    argv += ["--unshare-pid", "--die-with-parent", "--new-session", "--chdir", str(cwd)]
+    if not network:
+        argv.append("--unshare-net")
+    return [*argv, "--"]
+
+
+class _Capped:
+    """Reads a pipe to its end, keeping its head and tail."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _read(self, stream: IO[bytes]) -> None:
+        while chunk := stream.read(8192):
+            room = LOG_HEAD - len(self.head)
+            self.head += chunk[:room]
+            self.tail += chunk[room:] if room > 0 else chunk
+            if len(self.tail) > LOG_TAIL:
+                self.dropped += len(self.tail) - LOG_TAIL
+                del self.tail[: len(self.tail) - LOG_TAIL]
+
+    def text(self, wait: float) -> str:
+        self._thread.join(wait)
+        text = self.head.decode("utf-8", "replace")
+        if self.dropped:
+            text += f"\n[… {self.dropped:,} bytes of output left out …]\n"
+        return redact(text + self.tail.decode("utf-8", "replace"))
+
+
+def run_step(
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout: float,
+    sandbox: bool,
+    writable: Sequence[Path] = (),
+    mounts: Sequence[Mount] = (),
+    hidden: Sequence[Path] = (),
+    network: bool = False,
+) -> Finished:
+    """Run ``command`` (argv) in ``cwd``; kill its whole process group at ``timeout``."""
+    argv = list(command)
+    if sandbox:
+        argv = _bwrap_argv(cwd, [cwd, *writable], mounts, hidden, network) + argv
+    started = time.monotonic()
+    try:
+        process = subprocess.Popen(
+            argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    except OSError as exc:
+        raise TaskError(f"cannot start {argv[0]}: {exc.strerror}.") from exc
+    assert process.stdout is not None
+    output = _Capped(process.stdout)
+    timed_out = False
+    try:
+        process.wait(timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+    finally:
+        # The group, not just the shell: a test runner's children die with it, and so does
+        # anything a step left running in the background.
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    log = output.text(wait=5.0)
+    process.stdout.close()
+    return Finished(
+        exit_code=None if timed_out else process.returncode,
+        timed_out=timed_out,
+        log=log,
+        seconds=time.monotonic() - started,
+        sandbox="bwrap" if sandbox else "none",
+    )

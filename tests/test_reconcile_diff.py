@@ -57,7 +57,7 @@ def applied(state: DesiredState, rows=None, sessions=0, live=0) -> ActualState:
     return ActualState(serial=1, lineage="L", objects=objects, sessions=rows or {}, keys={})
 
 
-def row(status, replicate=1, key_hash="h1", outcome=None, notes="") -> ActualSession:
+def row(status, replicate=1, key_hash="h1", outcome=None, notes="", source=None) -> ActualSession:
     sid = session_id("exp", "fast", "hello", replicate)
     return ActualSession(
         id=sid, experiment="exp", variant="fast", variant_version=1, task_card="hello",

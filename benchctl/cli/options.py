@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -40,3 +41,19 @@ def seconds(value: str, option: str) -> float:
     if not re.fullmatch(DURATION_PATTERN, value):
         raise UsageError(f"{option} {value!r} is not a duration; write e.g. 30s, 5m or 1h.")
     return float(duration_seconds(value))
+
+
+class Sandbox(StrEnum):
+    auto = "auto"
+    bwrap = "bwrap"
+    none = "none"
+
+
+SandboxOption = Annotated[
+    Sandbox,
+    typer.Option(
+        "--sandbox",
+        help="Run setup, verifiers and oracles under bubblewrap: auto uses it when installed,"
+        " bwrap requires it, none never does.",
+    ),
+]

@@ -9,7 +9,7 @@ from typing import Annotated, Any, Literal
 
 import typer
 
-from benchctl.cli.options import LockTimeout, Root, seconds
+from benchctl.cli.options import LockTimeout, Root, Sandbox, SandboxOption, seconds
 from benchctl.errors import ManifestError, UsageError
 
 # Core modules are imported where used: every command, even --help, imports this module.
@@ -159,6 +159,7 @@ def _end(
     session_id: str,
     outcome: str | None,
     notes: str | None,
+    source: Literal["verified", "self-reported"] | None = None,
 ) -> None:
     from benchctl.manifests import editing
     from benchctl.reconcile import sessions
@@ -167,27 +168,130 @@ def _end(
     row = sessions.show(Settings.from_env(root), session_id)
     path = _experiment_path(root, row["experiment"])
     end = editing.SessionEnd(
-        row["variant"], row["task_card"], row["replicate"], status, outcome, notes
+        row["variant"], row["task_card"], row["replicate"], status, outcome, notes, source
     )
     editing.end_sessions(root, path, [end])
-    typer.echo(f"Marked session {row['id'][:8]} {status} in {path}. Next: benchctl plan")
+    how = f" ({source} outcome {outcome})" if outcome else ""
+    typer.echo(f"Marked session {row['id'][:8]} {status}{how} in {path}. Next: benchctl plan")
 
 
 Outcome = Annotated[
-    str,
-    typer.Option("--outcome", help="success, partial or failure, judged by the task card."),
+    str | None,
+    typer.Option(
+        "--outcome",
+        help="success, partial or failure as you judged it: recorded as self-reported."
+        " Default: the outcome of the session's latest `session verify`.",
+        show_default=False,
+    ),
 ]
 Notes = Annotated[str | None, typer.Option("--notes", help="What the operator saw.")]
 
 
 @session_app.command("finalize")
 def finalize(
-    session_id: SessionId, outcome: Outcome, root: Root = Path(), notes: Notes = None
+    session_id: SessionId, root: Root = Path(), outcome: Outcome = None, notes: Notes = None
 ) -> None:
-    """Mark the session's entry finalized with its outcome (then plan and apply)."""
-    if outcome not in ("success", "partial", "failure"):
-        raise UsageError(f"--outcome {outcome!r}: use success, partial or failure.")
-    _end("finalized", root, session_id, outcome, notes)
+    """Mark the session's entry finalized with its outcome (then plan and apply).
+
+    Without `--outcome`, the outcome is the one the task card's verifier measured in the
+    session's latest `benchctl session verify`, marked `outcome_source: verified`. With
+    `--outcome`, it is what you typed, marked `outcome_source: self-reported`; reports count
+    the two apart, and count self-reported ones only where the experiment says so.
+    """
+    if outcome is not None:
+        if outcome not in ("success", "partial", "failure"):
+            raise UsageError(f"--outcome {outcome!r}: use success, partial or failure.")
+        _end("finalized", root, session_id, outcome, notes, "self-reported")
+        return
+    from benchctl.reconcile import sessions, verifications
+    from benchctl.settings import Settings
+
+    settings = Settings.from_env(root)
+    row = sessions.show(settings, session_id)
+    found = verifications.latest(settings, row["id"])
+    if found is None or found["status"] != "scored":
+        why = "has never been verified" if found is None else "was last verified with an error"
+        raise UsageError(
+            f"session {row['id'][:8]} {why}: run `benchctl session verify {row['id'][:8]}"
+            " --workspace DIR` first, or finalize with a self-reported --outcome."
+        )
+    _end("finalized", root, session_id, found["outcome"], notes, "verified")
+
+
+@session_app.command("verify")
+def verify(
+    session_id: SessionId,
+    workspace: Annotated[
+        Path,
+        typer.Option(
+            "--workspace",
+            help="The working copy the harness worked in. Verified in a scratch copy: it is"
+            " not changed.",
+            file_okay=False,
+        ),
+    ],
+    root: Root = Path(),
+    sandbox: SandboxOption = Sandbox.auto,
+    as_json: Annotated[bool, typer.Option("--json", help="As a JSON object.")] = False,
+) -> None:
+    """Score the session's workspace with its task card's verifier, and record the result.
+
+    Runs the verifier of the task card version the session opened with (its hidden tests must
+    be unchanged in this checkout), and records its reward, sub-scores, per-test results, the
+    tests' hash, duration and a redacted log. Then `benchctl session finalize ID` uses the
+    verified outcome. Exits 0 when the verifier scored the attempt (whatever the reward), 1 when
+    it errored (timed out, could not run, wrote a bad reward file): such an attempt is unscored.
+
+    Example:
+
+      benchctl session verify 1a2b --workspace ~/work/httpx
+    """
+    from rich.console import Console
+    from rich.markup import escape
+
+    from benchctl.reconcile import verifications
+    from benchctl.render.text import printable
+    from benchctl.settings import Settings
+    from benchctl.tasks.process import sandbox_in_use
+
+    settings = Settings.from_env(root)
+    done = verifications.verify_session(
+        settings,
+        session_id,
+        workspace,
+        sandbox=sandbox_in_use(sandbox.value),
+        hidden=[settings.state_dir],
+    )
+    found = done.verification
+    if as_json:
+        payload = {
+            "session_id": done.session["id"], "verification_id": done.verification_id,
+            "status": found.status, "reward": found.reward, "outcome": found.outcome,
+            "subscores": found.subscores, "reward_source": found.reward_source,
+            "checks": [{"name": c.name, "status": c.status} for c in found.checks],
+            "tests_hash": found.tests_hash, "seconds": round(found.seconds, 3),
+            "sandbox": found.sandbox, "error": found.error,
+        }  # fmt: skip
+        typer.echo(json.dumps(payload, indent=2))
+        raise typer.Exit(0 if found.status == "scored" else 1)
+    console = Console(soft_wrap=True, highlight=False)
+    label = f"session {done.session['id'][:8]}"
+    if found.status == "error":
+        console.print(f"[red]unscored:[/red] {escape(printable(found.error or ''))}")
+        console.print(escape(printable(found.log[-2000:])))
+        raise typer.Exit(1)
+    subs = ", ".join(f"{k} {v:g}" for k, v in sorted(found.subscores.items()))
+    console.print(
+        f"{escape(label)}: reward [bold]{found.reward:g}[/bold] → {found.outcome}"
+        + (f" ({escape(subs)})" if subs else "")
+        + f", from {found.reward_source}, in {found.seconds:.1f}s ({found.sandbox} sandbox)"
+    )
+    if found.checks:
+        console.print(f"tests: {found.passed} passed, {found.failed} failed")
+        for check in found.checks:
+            if check.status == "failed":
+                console.print(f"  [red]failed[/red] {escape(printable(check.name))}")
+    console.print(f"Next: benchctl session finalize {done.session['id'][:8]}")
 
 
 @session_app.command("abort")

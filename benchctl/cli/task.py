@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import sys
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from benchctl.cli.options import Root
+from benchctl.cli.options import Root, Sandbox, SandboxOption
 from benchctl.errors import UsageError
 
 # Core modules are imported where used: every command, even --help, imports this module.
@@ -19,22 +18,6 @@ task_app = typer.Typer(
     help="Task cards: check that each is sound (`task check`), import Harbor task folders.",
     no_args_is_help=True,
 )
-
-
-class Sandbox(StrEnum):
-    auto = "auto"
-    bwrap = "bwrap"
-    none = "none"
-
-
-SandboxOption = Annotated[
-    Sandbox,
-    typer.Option(
-        "--sandbox",
-        help="Run setup, verifiers and oracles under bubblewrap: auto uses it when installed,"
-        " bwrap requires it, none never does.",
-    ),
-]
 
 
 @task_app.command("check")

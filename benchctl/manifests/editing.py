@@ -138,6 +138,7 @@ class SessionEnd:
     status: str
     outcome: str | None = None
     notes: str | None = None
+    outcome_source: str | None = None
 
 
 def end_sessions(root: Path, path: Path, ends: Sequence[SessionEnd]) -> None:
@@ -158,6 +159,10 @@ def end_sessions(root: Path, path: Path, ends: Sequence[SessionEnd]) -> None:
                 entry["outcome"] = end.outcome
             elif "outcome" in entry:
                 del entry["outcome"]
+            if end.outcome_source is not None:
+                entry["outcome_source"] = end.outcome_source
+            elif "outcome_source" in entry:
+                del entry["outcome_source"]
             if end.notes:
                 entry["notes"] = end.notes
 

@@ -44,12 +44,15 @@ class ActualSession:
     replicate: int
     status: str
     outcome: str | None
+    outcome_source: str | None
     notes: str
     key_alias: str
     key_hash: str | None
     key_expires_at: datetime | None
     opened_at: datetime | None
     ended_at: datetime | None
+    verified_outcome: str | None = None
+    verified_reward: float | None = None
 
     @property
     def live(self) -> bool:

@@ -176,7 +176,12 @@ class Applier:
             entry = self._entry(action)
             self.conn.execute(
                 query("sessions.update_record"),
-                {"id": action.session_id, "outcome": entry.outcome, "notes": entry.notes},
+                {
+                    "id": action.session_id,
+                    "outcome": entry.outcome,
+                    "source": entry.source,
+                    "notes": entry.notes,
+                },
             )
         elif action.action == "delete_key":
             assert self.client is not None
@@ -277,6 +282,7 @@ class Applier:
                 "id": action.session_id,
                 "status": "finalizing" if finalize else "aborting",
                 "outcome": entry.outcome if entry and finalize else None,
+                "source": entry.source if entry and finalize else None,
                 "notes": entry.notes if entry else None,
             },
         )

@@ -22,7 +22,7 @@ from benchctl.manifests.catalog import Repository
 from benchctl.manifests.loader import load_repository
 from benchctl.manifests.models import KINDS
 from benchctl.manifests.models.common import NAME_PATTERN, Envelope
-from benchctl.manifests.models.experiment import Outcome, SessionStatus
+from benchctl.manifests.models.experiment import Outcome, OutcomeSource, SessionStatus
 from benchctl.tasks.files import tree_hash
 
 Kind = Literal["Provider", "HarnessProfile", "TaskCard", "Variant", "Experiment"]
@@ -82,7 +82,15 @@ class DesiredSession(Snapshot):
     replicate: int
     status: SessionStatus
     outcome: Outcome | None
+    outcome_source: OutcomeSource | None = None
     notes: str
+
+    @property
+    def source(self) -> OutcomeSource | None:
+        """Where the outcome comes from; an outcome without a stated source is typed."""
+        if self.outcome is None:
+            return None
+        return self.outcome_source or "self-reported"
 
     @property
     def id(self) -> str:
@@ -182,6 +190,7 @@ def desired_state(
             replicate=entry.replicate,
             status=entry.status,
             outcome=entry.outcome,
+            outcome_source=entry.outcome_source,
             notes=entry.notes,
         )
         for name, loaded in sorted(repo.experiments.items())

@@ -391,12 +391,36 @@ def _for(
     )
 
 
+def _check_verified(entry: DesiredSession, have: ActualSession) -> None:
+    """An entry claiming a verified outcome must say what the verifier measured (Invariant 10:
+    measured, not typed). The latest scored verification is the one that counts."""
+    if entry.source != "verified":
+        return
+    recorded = have.outcome_source == "verified" and have.outcome == entry.outcome
+    if have.status == "finalized" and recorded:
+        return  # a verification made after the session ended does not rewrite it
+    if have.verified_outcome is None:
+        raise PlanError(
+            f"session {entry.label} claims a verified outcome, but no verifier has scored it:"
+            f" run `benchctl session verify {entry.id[:8]} --workspace DIR`, or set"
+            " outcome_source: self-reported."
+        )
+    if have.verified_outcome != entry.outcome:
+        raise PlanError(
+            f"session {entry.label} claims the verified outcome {entry.outcome}, but its"
+            f" verifier measured {have.verified_outcome} (reward {have.verified_reward:g}):"
+            f" set outcome: {have.verified_outcome}, or outcome_source: self-reported."
+        )
+
+
 def _session_action(
     entry: DesiredSession,
     have: ActualSession | None,
     versions: dict[tuple[str, str], int],
     lineage: str,
 ) -> Action | None:
+    if have is not None:
+        _check_verified(entry, have)
     if have is None:
         if entry.status == "open":
             return _open(entry, versions, lineage, resume=False)
@@ -421,13 +445,15 @@ def _session_action(
                 " if needed)."
             )
         changed = [f for f in ("outcome", "notes") if getattr(entry, f) != getattr(have, f)]
+        if have.status == "finalized" and entry.source != (have.outcome_source or None):
+            changed.append("outcome_source")
         if changed:
             return _for(
                 entry, lineage, "update_session", "edited after the session ended", changes=changed
             )
         return None
     if entry.status == "finalized":
-        return _for(entry, lineage, "finalize", f"outcome {entry.outcome}")
+        return _for(entry, lineage, "finalize", f"outcome {entry.outcome} ({entry.source})")
     if entry.status == "aborted":
         return _for(entry, lineage, "abort", "entry marked aborted")
     if have.status == "opening":  # the entry no longer wants it open: undo the half-open

@@ -15,7 +15,15 @@ UPDATE sessions SET status = 'open', key_hash = %(key_hash)s, key_expires_at = %
 WHERE id = %(id)s
 
 -- name: sessions.mark_ending
+-- A verified outcome records the verification it came from: the latest scored one, which the
+-- plan checked agrees with the entry.
 UPDATE sessions SET status = %(status)s, outcome = coalesce(%(outcome)s, outcome),
+    outcome_source = coalesce(%(source)s, outcome_source),
+    (reward, verification_id) = (
+        SELECT v.reward, v.id FROM verifications v
+        WHERE v.session_id = sessions.id AND v.status = 'scored'
+            AND coalesce(%(source)s, sessions.outcome_source) = 'verified'
+        ORDER BY v.id DESC LIMIT 1),
     notes = coalesce(%(notes)s, notes), ended_at = coalesce(ended_at, now()), updated_at = now()
 WHERE id = %(id)s
 
@@ -23,16 +31,21 @@ WHERE id = %(id)s
 UPDATE sessions SET status = %(status)s, updated_at = now() WHERE id = %(id)s
 
 -- name: sessions.update_record
-UPDATE sessions SET outcome = %(outcome)s, notes = %(notes)s, updated_at = now()
+UPDATE sessions SET outcome = %(outcome)s, outcome_source = %(source)s, notes = %(notes)s,
+    (reward, verification_id) = (
+        SELECT v.reward, v.id FROM verifications v
+        WHERE v.session_id = sessions.id AND v.status = 'scored' AND %(source)s = 'verified'
+        ORDER BY v.id DESC LIMIT 1),
+    updated_at = now()
 WHERE id = %(id)s
 
 -- name: sessions.list
 -- Filters are optional; `prefix` matches an id or its first characters, as git resolves short
 -- commit ids.
 SELECT id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
-    harness_profile, replicate, status, outcome, notes, key_alias, key_hash, key_expires_at,
-    budget_usd, ttl_seconds, manifest_commit, manifest_dirty, repo_path, operator, created_at,
-    opened_at, ended_at
+    harness_profile, replicate, status, outcome, outcome_source, reward, notes, key_alias,
+    key_hash, key_expires_at, budget_usd, ttl_seconds, manifest_commit, manifest_dirty,
+    repo_path, operator, created_at, opened_at, ended_at
 FROM sessions
 WHERE (%(experiment)s::text IS NULL OR experiment = %(experiment)s)
     AND (%(status)s::text IS NULL OR status = %(status)s)
@@ -57,3 +70,21 @@ FROM sessions s WHERE s.id = %(id)s
 -- First step of a re-key or rotation: from here until the new hash is recorded, the plan sees
 -- an open session without a key and re-keys it, whatever happened to the old or new key.
 UPDATE sessions SET key_hash = NULL, key_expires_at = NULL, updated_at = now() WHERE id = %(id)s
+
+-- name: sessions.record_verification
+INSERT INTO verifications (session_id, task_card, task_card_version, status, reward, outcome,
+    subscores, reward_source, checks, passed, failed, tests_hash, exit_code, timed_out,
+    duration_ms, sandbox, error, log, workspace, operator)
+VALUES (%(session_id)s, %(task_card)s, %(task_card_version)s, %(status)s, %(reward)s,
+    %(outcome)s, %(subscores)s, %(reward_source)s, %(checks)s, %(passed)s, %(failed)s,
+    %(tests_hash)s, %(exit_code)s, %(timed_out)s, %(duration_ms)s, %(sandbox)s, %(error)s,
+    %(log)s, %(workspace)s, %(operator)s)
+RETURNING id
+
+-- name: sessions.latest_verification
+SELECT id, status, reward, outcome, subscores, reward_source, passed, failed, tests_hash,
+    duration_ms, sandbox, error, verified_at
+FROM verifications WHERE session_id = %(id)s ORDER BY id DESC LIMIT 1
+
+-- name: sessions.task_card_version
+SELECT spec, comparable FROM task_cards WHERE name = %(name)s AND version = %(version)s

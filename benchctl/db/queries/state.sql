@@ -42,10 +42,18 @@ LEFT JOIN counts c ON c.kind = l.kind AND c.name = l.name
 ORDER BY l.kind, l.name
 
 -- name: state.sessions
-SELECT id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
-    harness_profile, replicate, status, outcome, notes, key_alias, key_hash, key_expires_at,
-    opened_at, ended_at
-FROM sessions ORDER BY experiment, variant, task_card, replicate
+-- verified_outcome: what the session's latest scored verification measured, so the plan can
+-- check an entry that claims a verified outcome (one scan of the index, whatever the count).
+SELECT s.id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
+    harness_profile, replicate, s.status, s.outcome, s.outcome_source, notes, key_alias,
+    key_hash, key_expires_at, opened_at, ended_at, v.outcome AS verified_outcome,
+    v.reward AS verified_reward
+FROM sessions s
+LEFT JOIN LATERAL (
+    SELECT outcome, reward FROM verifications
+    WHERE session_id = s.id AND status = 'scored' ORDER BY id DESC LIMIT 1
+) v ON true
+ORDER BY experiment, variant, task_card, replicate
 
 -- name: state.insert_object
 INSERT INTO {table} (name, version, spec, content_hash, comparable, git_commit)

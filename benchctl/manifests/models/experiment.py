@@ -12,6 +12,7 @@ from benchctl.manifests.models.common import Duration, Envelope, Name, StrictMod
 
 SessionStatus = Literal["open", "finalized", "aborted"]
 Outcome = Literal["success", "partial", "failure"]
+OutcomeSource = Literal["verified", "self-reported"]
 
 
 # A quantified group whose body ends in a quantifier: `(a+)+`, `(\w*)*`, `(x+){2,}`. Python's
@@ -70,7 +71,22 @@ class SessionEntry(StrictModel):
     outcome: Outcome | None = Field(
         default=None, validate_default=True, description="Required once finalized."
     )
+    outcome_source: OutcomeSource | None = Field(
+        default=None,
+        description="verified: the outcome is the task card's verifier's, as `benchctl session"
+        " verify` recorded it (plan checks they agree); self-reported: typed by the operator."
+        " An outcome without a source is self-reported.",
+    )
     notes: str = Field(default="", description="The operator's notes on the session.")
+
+    @field_validator("outcome_source")
+    @classmethod
+    def _source_needs_outcome(
+        cls, source: OutcomeSource | None, info: ValidationInfo
+    ) -> OutcomeSource | None:
+        if source is not None and info.data.get("outcome") is None:
+            raise PydanticCustomError("BC210", "an outcome_source needs an outcome")
+        return source
 
     @field_validator("outcome")
     @classmethod
@@ -95,6 +111,11 @@ class ExperimentSpec(StrictModel):
     task_cards: list[Name] = Field(min_length=1, description="Task cards every variant works.")
     baseline: Name = Field(description="The variant others are compared against.")
     replicates: int = Field(default=1, ge=1, le=100, description="Sessions per variant x task.")
+    self_reported_outcomes: Literal["exclude", "include"] = Field(
+        default="exclude",
+        description="Whether success rates and cost per success count outcomes the operator"
+        " typed (include), or only those a verifier measured (exclude).",
+    )
     session_policy: SessionPolicy = Field(
         default_factory=SessionPolicy, description="Limits of every session's proxy key."
     )

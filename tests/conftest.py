@@ -23,7 +23,7 @@ pytest_plugins = ["proxy_stack", "prometheus_stack"]
 
 def copy_manifests(root: Path) -> Path:
     """A copy of the example repository's manifests at ``root``, for tests that change them."""
-    for folder in FOLDER_KIND:
+    for folder in (*FOLDER_KIND, "tasks"):
         shutil.copytree(REPO_ROOT / folder, root / folder)
     return root
 

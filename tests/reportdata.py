@@ -236,6 +236,11 @@ def insert_sessions(conn: psycopg.Connection[Any], rows: Sequence[tuple[Any, ...
             " '.', 'test', %s, %s)",
             rows,
         )
+        # The generated outcomes stand for what a verifier measured: the ones reports count.
+        cur.execute(
+            "UPDATE sessions SET outcome_source = 'verified'"
+            " WHERE outcome IS NOT NULL AND outcome_source IS NULL"
+        )
 
 
 def copy_requests(conn: psycopg.Connection[Any], rows: Sequence[tuple[Any, ...]]) -> None:

@@ -62,8 +62,9 @@ def row(status, replicate=1, key_hash="h1", outcome=None, notes="", source=None)
     return ActualSession(
         id=sid, experiment="exp", variant="fast", variant_version=1, task_card="hello",
         task_card_version=1, harness_profile="script", replicate=replicate, status=status,
-        outcome=outcome, notes=notes, key_alias=key_alias(sid, "L"), key_hash=key_hash,
-        key_expires_at=None, opened_at=None, ended_at=None,
+        outcome=outcome, outcome_source=source or (outcome and "self-reported"), notes=notes,
+        key_alias=key_alias(sid, "L"), key_hash=key_hash, key_expires_at=None, opened_at=None,
+        ended_at=None,
     )  # fmt: skip
 
 

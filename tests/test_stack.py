@@ -41,7 +41,7 @@ UP_TIMEOUT_S = 300
 def copy_manifests() -> Path:
     root = Path(tempfile.mkdtemp(prefix="benchctl-stack-"))
     root.chmod(0o755)
-    for folder in MANIFEST_FOLDERS:
+    for folder in (*MANIFEST_FOLDERS, "tasks"):
         shutil.copytree(REPO_ROOT / folder, root / folder)
     return root
 

@@ -10,9 +10,10 @@ request.
 It is also the SDK-script profiles' default launch: `source` a session's env file, then
 `python -m benchctl.demo.harness` works the session and prints what it saw.
 
-The task outcome is a stand-in too, since nothing here edits code: the task counts as solved
-when every turn got an answer, partial when most did, failed otherwise. It depends only on what
-the proxy returned, so the simulator's seed fixes it.
+Since nothing here edits code, its outcome is a stand-in: the task counts as solved when every
+turn got an answer, partial when most did, failed otherwise. It depends only on what the proxy
+returned, so the simulator's seed fixes it. The demo scores sessions with their task card's
+verifier all the same: where this says solved, the task's oracle stands in for the agent's edits.
 """
 
 from __future__ import annotations

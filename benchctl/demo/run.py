@@ -1,5 +1,5 @@
-"""The whole loop on one machine, offline: stack up, sessions opened, driven, finalized,
-collected, reported.
+"""The whole loop on one machine, offline: stack up, sessions opened, driven, verified,
+finalized, collected, reported.
 
 Everything runs in a scratch workspace (``.benchctl/demo/``) with its own embedded database and
 stack on free ports, so a user's own state and running stack are never touched, and each run
@@ -10,6 +10,7 @@ the timings are measured, so they vary with the machine by a few milliseconds.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, as_completed
@@ -22,15 +23,20 @@ from benchctl.db.queries import query
 from benchctl.demo import DEFAULT_SIM_SPEED, workspace
 from benchctl.demo.harness import SessionRun, read_env_file, run_session
 from benchctl.errors import BenchctlError
+from benchctl.manifests.catalog import Repository
 from benchctl.manifests.editing import SessionEnd, end_sessions
 from benchctl.manifests.loader import load_valid_repository
 from benchctl.reconcile.engine import ApplyRequest, apply
 from benchctl.reconcile.envfile import env_path
 from benchctl.reconcile.sessions import list_sessions
+from benchctl.reconcile.verifications import verify_session
 from benchctl.report.writer import ReportResult, write_report
 from benchctl.settings import Settings
 from benchctl.stack.control import StackOptions, down, up
 from benchctl.stack.processes import free_port
+from benchctl.tasks.oracle import apply_oracle
+from benchctl.tasks.process import sandbox_in_use
+from benchctl.tasks.workspace import Task, prepare, setup
 
 # Sessions driven at once. Operators rarely run more in parallel, and more would measure the
 # proxy's CPU rather than the models.
@@ -104,6 +110,7 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
         _apply(settings)
         sessions = list_sessions(settings, experiment=workspace.DEMO_EXPERIMENT, status="open")
         runs = _drive(settings, sessions, on_step)
+        verified = _verify_all(settings, repository, sessions, runs, on_step)
         on_step(Step("finalizing the sessions and revoking their keys"))
         ends = [
             SessionEnd(
@@ -111,10 +118,11 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
                 session["task_card"],
                 session["replicate"],
                 status="finalized",
-                outcome=result.outcome,
+                outcome=outcome,
                 notes=f"{result.answered} of {result.turns} turns answered",
+                outcome_source="verified",
             )
-            for session, result in zip(sessions, runs, strict=True)
+            for session, result, outcome in zip(sessions, runs, verified, strict=True)
         ]
         end_sessions(space, experiment_file, ends)
         _apply(settings)
@@ -127,8 +135,8 @@ def run(options: DemoOptions, on_step: OnStep) -> DemoResult:
             on_step(Step("stopping the stack"))
             down(settings)
     outcomes: dict[str, int] = {}
-    for result in runs:
-        outcomes[result.outcome] = outcomes.get(result.outcome, 0) + 1
+    for outcome in verified:
+        outcomes[outcome] = outcomes.get(outcome, 0) + 1
     return DemoResult(space, report, len(sessions), sent, collected, outcomes)
 
 
@@ -157,6 +165,50 @@ def _drive(
         futures = [pool.submit(run_session, env) for env in envs]
         for finished, _ in enumerate(as_completed(futures), start=1):
             on_step(Step(phase, done=finished, total=len(envs)))
+        return [future.result() for future in futures]
+
+
+def _verify_one(
+    settings: Settings, repository: Repository, session: dict[str, object], run: SessionRun
+) -> str:
+    """Score the session's workspace with its task card's verifier, for real. The SDK script
+    edits no code, so where every one of its turns was answered the task's oracle stands in for
+    the agent's edits; elsewhere the workspace stays as the task card gives it."""
+    task = Task(repository.task_cards[str(session["task_card"])].model, settings.root)
+    sandbox = sandbox_in_use("auto")
+    with tempfile.TemporaryDirectory(prefix="benchctl-demo-") as scratch_name:
+        scratch = Path(scratch_name)
+        workspace = prepare(task, scratch / "workspace", sandbox=sandbox)
+        hidden = [settings.state_dir]
+        done = setup(task, workspace, scratch, sandbox=sandbox, hidden=hidden)
+        if done is not None and done.exit_code != 0:
+            raise BenchctlError(f"setup of task card {task.name} failed:\n{done.log[-600:]}")
+        if run.outcome == "success":
+            apply_oracle(task, workspace, scratch, sandbox=sandbox, hidden=hidden)
+        found = verify_session(
+            settings, str(session["id"]), workspace, sandbox=sandbox, hidden=hidden
+        ).verification
+    if found.outcome is None:
+        raise BenchctlError(f"the verifier of task card {task.name} errored: {found.error}")
+    return found.outcome
+
+
+def _verify_all(
+    settings: Settings,
+    repository: Repository,
+    sessions: list[dict[str, object]],
+    runs: list[SessionRun],
+    on_step: OnStep,
+) -> list[str]:
+    phase = "scoring each session's workspace with its task card's verifier"
+    on_step(Step(phase, done=0, total=len(sessions)))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = [
+            pool.submit(_verify_one, settings, repository, session, run)
+            for session, run in zip(sessions, runs, strict=True)
+        ]
+        for finished, _ in enumerate(as_completed(futures), start=1):
+            on_step(Step(phase, done=finished, total=len(sessions)))
         return [future.result() for future in futures]
 
 

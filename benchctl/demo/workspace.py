@@ -38,6 +38,9 @@ def prepare(root: Path, workspace: Path) -> Path:
     for folder, kind in FOLDER_KIND.items():
         if kind != "Experiment" and (root / folder).is_dir():
             shutil.copytree(root / folder, workspace / folder)
+    # The task cards' own folders (workspaces, hidden tests, oracles) go with them.
+    if (root / "tasks").is_dir():
+        shutil.copytree(root / "tasks", workspace / "tasks")
     target = workspace / "experiments" / source.name
     target.parent.mkdir(parents=True)
     _write_grid(source, target)

@@ -54,6 +54,8 @@ _INTS = (
     "sessions",
     "sessions_with_outcome",
     "sessions_succeeded",
+    "sessions_verified",
+    "sessions_self_reported",
     "requests",
     "errors",
     "ttft_measured",
@@ -186,6 +188,7 @@ def _summary(
 
 def _caveats(data: ReportData, variants: Sequence[VariantReport], base_label: str) -> list[str]:
     caveats = []
+    excluded = data.experiment.self_reported_outcomes == "exclude"
     overhead = [v for v in variants if v.figures.overhead_p50_ms is not None]
     if overhead:
         parts = ", ".join(
@@ -227,11 +230,19 @@ def _caveats(data: ReportData, variants: Sequence[VariantReport], base_label: st
         if v.figures.sessions == 0:
             caveats.append(f"{v.label} has no sessions yet.")
         elif v.figures.sessions_with_outcome < v.figures.sessions:
-            open_ = v.figures.sessions - v.figures.sessions_with_outcome
-            caveats.append(
-                f"{open_:,} session(s) of {v.label} have no outcome yet: the success rate and cost"
-                " per successful task count only judged sessions."
-            )
+            uncounted = v.figures.sessions_self_reported if excluded else 0
+            open_ = v.figures.sessions - v.figures.sessions_with_outcome - uncounted
+            if open_:
+                caveats.append(
+                    f"{open_:,} session(s) of {v.label} have no outcome yet: the success rate"
+                    " and cost per successful task count only judged sessions."
+                )
+            if uncounted:
+                caveats.append(
+                    f"{uncounted:,} session(s) of {v.label} have a self-reported outcome, which"
+                    " this experiment does not count (spec.self_reported_outcomes: exclude):"
+                    " its success rate and cost per successful task use verified outcomes only."
+                )
     base = next((v for v in variants if v.label == base_label), None)
     if base is None or base.figures.sessions == 0:
         caveats.append(
@@ -374,6 +385,7 @@ def build(data: ReportData) -> Report:
         description=exp.description,
         hypothesis=exp.hypothesis,
         baseline=base_label,
+        self_reported_outcomes=exp.self_reported_outcomes,
         window=Window(
             first_request_at=window[0].astimezone(UTC), last_request_at=window[1].astimezone(UTC)
         )

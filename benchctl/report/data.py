@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from benchctl.db.connection import Connection
 from benchctl.db.queries import query
@@ -48,6 +48,8 @@ class ExperimentInfo:
     variants: list[str]
     task_cards: list[str]
     baseline: str
+    # Whether outcomes the operator typed count towards success rates (else verified only).
+    self_reported_outcomes: Literal["exclude", "include"] = "exclude"
 
 
 @dataclass(frozen=True)
@@ -113,6 +115,9 @@ def require_experiment(conn: Connection, name: str) -> ExperimentInfo:
         variants=list(spec.get("variants", [])),
         task_cards=list(spec.get("task_cards", [])),
         baseline=str(spec.get("baseline", "")),
+        self_reported_outcomes=(
+            "include" if spec.get("self_reported_outcomes") == "include" else "exclude"
+        ),
     )
 
 

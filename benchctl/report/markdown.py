@@ -94,8 +94,10 @@ Every variant against the baseline **{{ r.baseline }}** (difference, 95% interva
 
 - **Unit of analysis: the session.** Calls within a session share a task, a conversation and \
 a cache, so they are not independent; every interval resamples sessions.
-- **Success rate**: successful sessions over sessions with an outcome; 95% Wilson score \
-interval; the difference to the baseline with Newcombe's hybrid score interval.
+- **Success rate**: successful sessions over sessions with an outcome that counts: one the \
+task card's verifier measured, or, where the experiment includes them, one the operator \
+typed (self-reported); 95% Wilson score interval; the difference to the baseline with \
+Newcombe's hybrid score interval.
 - **Latency, TTFT, output tokens/s**: per session, the median over its successful calls \
 (TTFT only over calls whose TTFT was measured); per variant, the median of those session \
 medians. The difference to the baseline is relative \
@@ -209,10 +211,12 @@ def _data_line(r: Report) -> str:
         first = r.window.first_request_at.strftime("%Y-%m-%d %H:%M")
         last = r.window.last_request_at.strftime("%Y-%m-%d %H:%M")
         window = f" from {first} to {last} UTC"
+    counted = "verified or self-reported" if r.self_reported_outcomes == "include" else "verified"
     return (
-        f"Data: **{totals.sessions:,} sessions** ({totals.sessions_with_outcome:,} with an"
-        f" outcome) and **{totals.requests:,} calls**{window}, over {variants} variant(s)."
-        f" The baseline is **{r.baseline}**."
+        f"Data: **{totals.sessions:,} sessions** ({totals.sessions_verified:,} with a verified"
+        f" outcome, {totals.sessions_self_reported:,} self-reported; success rates count"
+        f" {counted} outcomes) and **{totals.requests:,} calls**{window}, over {variants}"
+        f" variant(s). The baseline is **{r.baseline}**."
     )
 
 

@@ -78,8 +78,13 @@ class Figures(_Model):
     """Figures of a variant, or of a variant on one task card (from the rollups views)."""
 
     sessions: int
-    sessions_with_outcome: int
+    sessions_with_outcome: int = Field(
+        description="Sessions whose outcome counts: verified, or self-reported where the"
+        " experiment includes those."
+    )
     sessions_succeeded: int
+    sessions_verified: int = Field(description="Sessions with an outcome a verifier measured.")
+    sessions_self_reported: int = Field(description="Sessions with an outcome the operator typed.")
     success_rate: float | None
     success_interval: Interval | None = Field(description="Wilson score 95% interval.")
     session_duration_p50_s: float | None
@@ -161,6 +166,9 @@ class Report(_Model):
     description: str
     hypothesis: str
     baseline: str = Field(description="The baseline variant's label.")
+    self_reported_outcomes: Literal["exclude", "include"] = Field(
+        description="Whether success rates count outcomes the operator typed, or only verified."
+    )
     window: Window | None
     headline: str
     totals: Figures | None = Field(description="The whole experiment.")

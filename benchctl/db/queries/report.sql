@@ -26,15 +26,16 @@ SELECT level, variant, variant_version, task_card, sessions, sessions_with_outco
     latency_p99_ms, ttft_p50_ms, ttft_p90_ms, ttft_p95_ms, ttft_p99_ms, ttft_measured,
     tokens_per_s_p50, overhead_p50_ms, overhead_p95_ms, prompt_tokens, completion_tokens,
     cached_read_tokens, cache_write_tokens, reasoning_tokens, cache_hit_ratio, cost_usd,
-    litellm_spend_usd
+    litellm_spend_usd, sessions_verified, sessions_self_reported
 FROM rollups
 WHERE experiment = %(experiment)s
 ORDER BY level, variant, variant_version, task_card
 
 -- name: report.sessions
 -- One row per session that counts (aborted ones do not): the units the bootstrap resamples.
+-- `outcome` is the outcome that counts: verified, or self-reported where the experiment says so.
 SELECT session_id::text AS session_id, variant, variant_version, task_card, replicate, status,
-    outcome, duration_s, requests, errors, latency_p50_ms, ttft_p50_ms, ttft_measured,
+    counted_outcome AS outcome, duration_s, requests, errors, latency_p50_ms, ttft_p50_ms, ttft_measured,
     tokens_per_s_p50, cost_usd
 FROM session_rollups
 WHERE experiment = %(experiment)s AND status <> 'aborted'

@@ -63,6 +63,8 @@ BENCHCTL_ONLY: dict[str, str] = {
     "BC311": "uniqueness of names within a list (uniqueItems is not in the schema)",
     "BC312": "reference: needs the harness profile's required settings",
     "BC313": "reference: compares the experiment's ttl with its task cards' timeboxes",
+    "BC314": "files: whether a task card's folders exist in the repository is beyond JSON Schema",
+    "BC315": "cross-field rule: verify.tests compared with the workspace path",
     "BC400": "secrets: a pattern search over every string value, not a structural rule",
     "BC500": "templates: compiling Jinja2 is beyond JSON Schema",
     "BC501": "templates: rendering against the template variables is beyond JSON Schema",

@@ -6,6 +6,7 @@ Each test builds a throwaway task repository in tmp_path (a `task_cards/<name>.y
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -200,6 +201,19 @@ def test_oracle_script_that_fails(run_cli, tmp_path: Path):
     assert "cannot patch the file" in text  # the step's log is quoted
 
 
+def test_oracle_timing_out(run_cli, tmp_path: Path):
+    write_task(
+        tmp_path,
+        solution={"solve.sh": "sleep 20\n"},
+        oracle={"script": "tasks/t/solution/solve.sh", "timeout": "1s"},
+    )
+    started = time.monotonic()
+    code, task = check_json(run_cli, tmp_path, "t")
+    assert code == 1
+    assert problems_text(task).startswith("the oracle timed out")
+    assert time.monotonic() - started < 8
+
+
 def test_oracle_patch_that_does_not_apply(run_cli, tmp_path: Path):
     patch = "--- a/answer.txt\n+++ b/answer.txt\n@@ -1 +1 @@\n-7\n+42\n"
     write_task(
@@ -234,7 +248,10 @@ def test_verifier_timeout_kills_its_process_group(run_cli, tmp_path: Path, sandb
     if sandbox == "bwrap":
         require_bwrap()
     marker = f"sleep 31.{os.getpid() % 1000:03d}{'1' if sandbox == 'none' else '2'}"
-    write_task(tmp_path, verify_run=f"{marker} & sleep 30", verify_timeout="1s")
+    # Under bubblewrap even a child that left the process group (setsid) dies with the
+    # sandbox's pid namespace; without it, killing the group is all there is.
+    escape = f"setsid {marker} & " if sandbox == "bwrap" else ""
+    write_task(tmp_path, verify_run=f"{escape}{marker} & sleep 30", verify_timeout="1s")
     started = time.monotonic()
     code, task = check_json(run_cli, tmp_path, "t", "--sandbox", sandbox)
     elapsed = time.monotonic() - started
@@ -347,7 +364,8 @@ def test_reward_json_with_subscores(tmp_path: Path, workspace: Path):
     found = verify_with(
         tmp_path,
         workspace,
-        """echo '{"reward": 0.5, "style": 0.25, "tests": 1}' > "$BENCHCTL_VERIFIER_DIR/reward.json"; exit 1""",
+        """echo '{"reward": 0.5, "style": 0.25, "tests": 1}'"""
+        ' > "$BENCHCTL_VERIFIER_DIR/reward.json"; exit 1',
     )
     assert found.status == "scored" and found.error is None
     assert found.reward == 0.5
@@ -490,7 +508,8 @@ def test_each_verification_gets_fresh_folders(tmp_path: Path, workspace: Path):
     # Scores 0 if it finds anything an earlier run left; else writes 1 and leaves litter.
     run = (
         'out="$BENCHCTL_VERIFIER_DIR";'
-        ' if [ -n "$(ls -A "$out")$(ls -A "$HOME")" ] || grep -q tampered "$BENCHCTL_TESTS_DIR/expected.txt";'
+        ' if [ -n "$(ls -A "$out")$(ls -A "$HOME")" ]'
+        ' || grep -q tampered "$BENCHCTL_TESTS_DIR/expected.txt";'
         ' then echo 0 > "$out/reward.txt"; exit 1; fi;'
         ' echo 1 > "$out/reward.txt"; echo x > "$HOME/left";'
         ' echo tampered >> "$BENCHCTL_TESTS_DIR/expected.txt"; exit 1'
@@ -513,10 +532,8 @@ def outside_dirs(tmp_path: Path) -> Iterator[list[Path]]:
     own file system (/var/tmp), which the sandbox shows read-only rather than not at all."""
     folders = [tmp_path / "outside"]
     folders[0].mkdir()
-    try:
+    with contextlib.suppress(OSError):
         folders.append(Path(tempfile.mkdtemp(prefix="benchctl-test-outside-", dir="/var/tmp")))
-    except OSError:
-        pass
     yield folders
     for folder in folders[1:]:
         shutil.rmtree(folder, ignore_errors=True)

@@ -8,9 +8,10 @@ import shutil
 from pathlib import Path
 
 import pytest
-from minirepo import write_minirepo
 
 from benchctl.manifests.loader import load_valid_repository
+
+from minirepo import write_minirepo
 
 TASK_TOML = """\
 version = "1.0"

@@ -93,7 +93,7 @@ def _edit(root: Path, path: Path, change: Callable[[Any], None]) -> None:
             _copy_manifests(root / folder, Path(scratch, folder))
         relative = path.resolve().relative_to(root.resolve())
         Path(scratch, relative).write_text(text, encoding="utf-8")
-        result = load_repository(Path(scratch))
+        result = load_repository(Path(scratch), files_root=root)
         problems = [
             f"{root / d.path.relative_to(scratch)}:{d.line}:{d.col}: {d.code} {d.message}"
             for d in result.errors

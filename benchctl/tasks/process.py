@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -29,6 +30,9 @@ SandboxMode = Literal["auto", "bwrap", "none"]
 # Head and tail of a step's output are kept; a runaway verifier cannot fill the disk.
 LOG_HEAD = 64 * 1024
 LOG_TAIL = 64 * 1024
+# Characters a key or token is made of: what redaction cannot see whole across the log's gap.
+_TOKEN_AT_END = re.compile(r"[A-Za-z0-9_.~+/=-]+\Z")
+_TOKEN_AT_START = re.compile(r"\A[A-Za-z0-9_.~+/=-]+")
 # Top-level entries the sandbox does not bind from the host: it mounts its own.
 _OWN_MOUNTS = frozenset({"proc", "dev", "tmp"})
 
@@ -141,10 +145,16 @@ class _Capped:
 
     def text(self, wait: float) -> str:
         self._thread.join(wait)
-        text = self.head.decode("utf-8", "replace")
-        if self.dropped:
-            text += f"\n[… {self.dropped:,} bytes of output left out …]\n"
-        return redact(text + self.tail.decode("utf-8", "replace"))
+        head = self.head.decode("utf-8", "replace")
+        tail = self.tail.decode("utf-8", "replace")
+        if not self.dropped:
+            return redact(head + tail)
+        # A key cut by the gap would slip past redaction as two short pieces: the pieces of
+        # token at either edge of the gap go too.
+        head = _TOKEN_AT_END.sub("", head)
+        tail = _TOKEN_AT_START.sub("", tail)
+        gap = f"\n[… {self.dropped:,} bytes of output left out …]\n"
+        return redact(head) + gap + redact(tail)
 
 
 def run_step(

@@ -26,7 +26,7 @@ from benchctl.sim.behaviour import Prompt, sample
 from conftest import REPO_ROOT
 from proxy_stack import session_env
 
-FAST, SLOW, TASK = "sdk-sim-fast", "sdk-sim-slow-cheap", "click-progressbar-tests"
+FAST, SLOW, TASK = "sdk-sim-fast", "sdk-sim-slow-cheap", "fix-median"
 BATCH_WAIT_S = 30.0
 
 

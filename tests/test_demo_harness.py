@@ -13,7 +13,7 @@ from benchctl.litellm.client import hash_key
 from conftest import REPO_ROOT
 from proxy_stack import session_env
 
-TASK = "click-progressbar-tests"
+TASK = "fix-median"
 
 
 @pytest.fixture

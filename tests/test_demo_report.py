@@ -117,7 +117,7 @@ def test_session_list_piped_keeps_every_cell_whole(run_cli, database_url, tmp_pa
     assert listed.exit_code == 0, listed.output
     assert "…" not in listed.output
     assert "sdk-anthropic-sim-fast v1" in listed.output
-    assert "requests-structures-annotations v1" in listed.output
+    assert "slugify-tests v1" in listed.output
 
 
 def test_escape_sequences_in_imported_notes_never_reach_the_terminal(

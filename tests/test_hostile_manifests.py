@@ -74,7 +74,7 @@ def _applied(
 
     runner = CliRunner()
     for args in (
-        ["session", "add", "demo", "sdk-sim-fast", "click-progressbar-tests"],
+        ["session", "add", "demo", "sdk-sim-fast", "fix-median"],
         ["apply", "--auto-approve"],
     ):
         done = runner.invoke(app, [*args, "--root", str(base)], env=env, catch_exceptions=False)

@@ -18,7 +18,7 @@ from benchctl.reconcile.envfile import key_from_file
 
 from proxy_stack import session_env
 
-FAST, BALANCED, TASK = "sdk-sim-fast", "sdk-sim-balanced", "click-progressbar-tests"
+FAST, BALANCED, TASK = "sdk-sim-fast", "sdk-sim-balanced", "fix-median"
 
 
 @pytest.fixture
@@ -278,7 +278,7 @@ def test_killed_while_rekeying_converges(repo, env, proxy, database_url, point):
 
 
 def test_two_applies_at_once_leave_one_set_of_sessions(repo, env, proxy, database_url):
-    for task in ("click-progressbar-tests", "requests-structures-annotations"):
+    for task in ("fix-median", "slugify-tests"):
         assert cli(repo, env, "session", "add", "demo", FAST, task).returncode == 0
     assert cli(repo, env, "db", "upgrade").returncode == 0
     base = {**os.environ, **env}

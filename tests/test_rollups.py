@@ -66,9 +66,7 @@ def load(url: str, order_seed: int) -> None:
                  f"hash-{name}", T0,
                  None if duration is None else T0 + timedelta(seconds=duration)),
             )  # fmt: skip
-        conn.execute(
-            "UPDATE sessions SET outcome_source = 'verified' WHERE outcome IS NOT NULL"
-        )
+        conn.execute("UPDATE sessions SET outcome_source = 'verified' WHERE outcome IS NOT NULL")
         for i, (name, status, latency, ttft, quality, prompt, cached, completion, cost) in requests:
             variant, task = SESSIONS[name][:2]
             conn.execute(

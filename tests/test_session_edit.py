@@ -19,10 +19,10 @@ def _add(run_cli, repo: Path, *args: str):
             "'httpx-retry-transport' is not in the experiment's spec.task_cards",
         ),
         (
-            ("demo", "claude-code-sonnet-4-5", "click-progressbar-tests"),
+            ("demo", "claude-code-sonnet-4-5", "fix-median"),
             "'claude-code-sonnet-4-5' is not in the experiment's spec.variants",
         ),
-        (("nope", "sdk-sim-fast", "click-progressbar-tests"), "no experiment named 'nope'"),
+        (("nope", "sdk-sim-fast", "fix-median"), "no experiment named 'nope'"),
     ],
 )
 def test_refused_add_leaves_the_file_alone(run_cli, example_repo: Path, args, message: str):
@@ -45,7 +45,7 @@ def test_add_that_would_break_another_rule_is_refused_with_its_location(
         example_repo,
         "demo",
         "sdk-sim-fast",
-        "click-progressbar-tests",
+        "fix-median",
         "--replicate",
         "99",
     )
@@ -56,10 +56,10 @@ def test_add_that_would_break_another_rule_is_refused_with_its_location(
 
 
 def test_add_writes_a_valid_entry(run_cli, example_repo: Path):
-    result = _add(run_cli, example_repo, "demo", "sdk-sim-fast", "click-progressbar-tests")
+    result = _add(run_cli, example_repo, "demo", "sdk-sim-fast", "fix-median")
     assert result.exit_code == 0, result.output
     text = (example_repo / "experiments" / "demo.yaml").read_text()
-    assert "- variant: sdk-sim-fast\n      task_card: click-progressbar-tests" in text
+    assert "- variant: sdk-sim-fast\n      task_card: fix-median" in text
     assert run_cli("validate", "--root", str(example_repo)).exit_code == 0
     assert not list((example_repo / "experiments").glob(".*"))
 
@@ -69,5 +69,5 @@ def test_the_scratch_copy_never_follows_what_the_loader_ignores(run_cli, example
     (example_repo / "variants" / "sub").mkdir()
     (example_repo / "variants" / "sub" / "zero.yaml").symlink_to("/dev/zero")
     (example_repo / "variants" / "sub" / "elsewhere").symlink_to("/usr")
-    result = _add(run_cli, example_repo, "demo", "sdk-sim-fast", "click-progressbar-tests")
+    result = _add(run_cli, example_repo, "demo", "sdk-sim-fast", "fix-median")
     assert result.exit_code == 0, result.output

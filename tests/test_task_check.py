@@ -671,8 +671,15 @@ def test_secret_across_the_log_cut_is_redacted(tmp_path: Path, workspace: Path):
 
 
 def test_example_tasks_are_sound(run_cli):
-    """`benchctl task check` on this repository: every example task card with verify is sound."""
-    result = run_cli("task", "check", "--root", str(REPO_ROOT), "--json", "--repeat", "2")
+    """`benchctl task check` on this repository: every task card whose workspace is a folder of
+    the repository is sound. (The GitHub-hosted ones clone over the network, which a test
+    machine may not reach.)"""
+    from benchctl.manifests.loader import load_valid_repository
+
+    cards = load_valid_repository(REPO_ROOT).task_cards
+    local = sorted(n for n, c in cards.items() if c.model.spec.workspace and c.model.spec.verify)
+    assert len(local) >= 3, local
+    result = run_cli("task", "check", *local, "--root", str(REPO_ROOT), "--json", "--repeat", "2")
     payload = json.loads(result.stdout)
     broken = {t["task_card"]: t["problems"] for t in payload["tasks"] if not t["ok"]}
     assert result.exit_code == 0 and not broken, json.dumps(broken, indent=2)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from benchctl.cli.options import Root, Sandbox, SandboxOption
 from benchctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from benchctl.tasks.check import TaskCheck
 
 # Core modules are imported where used: every command, even --help, imports this module.
 
@@ -36,6 +39,15 @@ def check(
         ),
     ] = 3,
     sandbox: SandboxOption = Sandbox.auto,
+    changed_since: Annotated[
+        str | None,
+        typer.Option(
+            "--changed-since",
+            help="Only task cards whose manifest or folders differ from this git revision"
+            " (committed or not), e.g. origin/main in a pull request.",
+            show_default=False,
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Results as one JSON object.")] = False,
 ) -> None:
     """Prove each task card sound, in a fresh workspace of its own:
@@ -53,6 +65,8 @@ def check(
       benchctl task check                        # every task card with verify
 
       benchctl task check fix-median --repeat 10 # hunt a flaky verifier
+
+      benchctl task check --changed-since origin/main   # what a pull request changed
     """
     from rich.console import Console
     from rich.markup import escape
@@ -72,6 +86,13 @@ def check(
             known = ", ".join(sorted(repo.task_cards)) or "none"
             raise UsageError(f"no task card named {', '.join(unknown)}; known: {known}.")
         chosen = list(dict.fromkeys(names))
+    elif changed_since is not None:
+        from benchctl.tasks.changed import changed_task_cards
+
+        chosen = changed_task_cards(repo, changed_since)
+        if not chosen:
+            typer.echo(f"No task card changed since {changed_since}: nothing to check.")
+            raise typer.Exit(0)
     else:
         chosen = sorted(n for n, c in repo.task_cards.items() if c.model.spec.verify)
         if not chosen:
@@ -98,6 +119,7 @@ def check(
             "tasks": [
                 {
                     "task_card": r.task, "ok": r.ok, "problems": r.problems,
+                    "warnings": r.warnings,
                     "untouched_reward": r.untouched.reward if r.untouched else None,
                     "oracle_rewards": r.rewards,
                 }
@@ -115,16 +137,28 @@ def check(
             "" if untouched is None else f"{untouched:g}",
             oracle.split(", ")[0] if oracle else "",
             str(len(r.rewards)),
-            "[green]ok[/green]" if r.ok else "[red]broken[/red]",
+            "[red]broken[/red]"
+            if not r.ok
+            else "[yellow]unproven[/yellow]"
+            if r.warnings
+            else "[green]ok[/green]",
         )
     out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 1_000)
     out.print(table)
-    for r in broken:
+    for r in results:
         for problem in r.problems:
             out.print(f"[red]{escape(r.task)}[/red]: {escape(printable(problem))}", highlight=False)
+        for warning in r.warnings:
+            out.print(f"[yellow]{escape(r.task)}[/yellow]: {escape(warning)}", highlight=False)
     how = "under bubblewrap" if use_sandbox else "without a sandbox (bubblewrap not in use)"
     out.print(f"{len(results) - len(broken)} of {len(results)} task card(s) sound, {how}.")
     raise typer.Exit(1 if broken else 0)
+
+
+def _verdict(result: TaskCheck) -> str:
+    if not result.ok:
+        return "[red]broken[/red]"
+    return "[yellow]unproven[/yellow]" if result.warnings else "[green]ok[/green]"
 
 
 @task_app.command("import")

@@ -26,6 +26,8 @@ _LOG_QUOTE = 600
 class TaskCheck:
     task: str
     problems: list[str] = field(default_factory=list)
+    # What the check could not prove, without the task being broken (a task without oracle).
+    warnings: list[str] = field(default_factory=list)
     untouched: Verification | None = None
     rewards: list[float | None] = field(default_factory=list)
     seconds: float = 0.0
@@ -62,9 +64,6 @@ def check_task(
     if spec.verify is None:
         result.problems.append("no verify: nothing can score this task's sessions")
         return result
-    if spec.oracle is None:
-        result.problems.append("no oracle: nothing shows the task can be solved")
-        return result
     threshold = spec.verify.pass_threshold
     with tempfile.TemporaryDirectory(prefix=f"benchctl-check-{task.name}-") as scratch_name:
         scratch = Path(scratch_name)
@@ -90,6 +89,12 @@ def check_task(
                 f"already solved: the untouched workspace scores {untouched.reward:g}"
                 f" (pass threshold {threshold:g}); the verifier does not test the task"
             )
+        if spec.oracle is None:
+            result.warnings.append(
+                "unproven: no oracle shows the task can be solved; add spec.oracle (a patch or"
+                " a script) so `task check` can prove it"
+            )
+            return result
         progress("oracle")
         done = apply_oracle(task, workspace, scratch, sandbox=sandbox, hidden=hidden)
         if done.exit_code != 0:

@@ -303,7 +303,7 @@ def _objects(desired: DesiredState, actual: ActualState) -> list[Action]:
                     f"{obj.kind} {obj.name}: {', '.join(changed)} changed while"
                     f" {have.live_sessions} of its sessions are still open; the change would make"
                     " them measure something else. Finalize or abort those sessions first, or"
-                    " make the change in a new variant."
+                    f" make the change in a new {_KIND_WORDS[obj.kind]}."
                 )
             actions.append(
                 Action(
@@ -411,6 +411,9 @@ def _check_verified(entry: DesiredSession, have: ActualSession) -> None:
             f" verifier measured {have.verified_outcome} (reward {have.verified_reward:g}):"
             f" set outcome: {have.verified_outcome}, or outcome_source: self-reported."
         )
+
+
+_KIND_WORDS = {"TaskCard": "task card", "Variant": "variant"}
 
 
 def _session_action(

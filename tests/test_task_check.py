@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sandbox import require_bwrap
 
 from benchctl.manifests.loader import load_valid_repository
 from benchctl.tasks.process import LOG_HEAD, LOG_TAIL, step_env
@@ -115,14 +116,6 @@ def check_json(run_cli, root: Path, *args: str) -> tuple[int, dict[str, Any]]:
 
 def problems_text(task: dict[str, Any]) -> str:
     return "\n".join(task["problems"])
-
-
-def require_bwrap() -> None:
-    if shutil.which("bwrap") is not None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI=true but bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-    pytest.skip("bubblewrap (bwrap) is not installed")
 
 
 def processes_running(text: str) -> list[str]:

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 from pathlib import Path
 
 import pytest
+from sandbox import require_bwrap
 
 from benchctl.manifests.loader import load_valid_repository
 
@@ -71,14 +70,6 @@ def write_harbor(folder: Path, **overrides: str | None) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
     return folder
-
-
-def require_bwrap() -> None:
-    if shutil.which("bwrap") is not None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail("CI=true but bubblewrap (bwrap) is not installed: apt-get install bubblewrap")
-    pytest.skip("bubblewrap (bwrap) is not installed")
 
 
 @pytest.fixture

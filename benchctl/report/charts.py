@@ -281,10 +281,15 @@ def cost_vs_success(report: Report) -> str:
     svg = _Svg(
         legend_top + max(len(points), 1) * LEGEND_ROW + 8,
         "Cost and success, by variant",
-        "Up and left is better: higher success rate at a lower cost. Bars: 95% intervals.",
+        "Up and left is better: higher success rate at a lower cost. Bars: 95% intervals."
+        + (
+            " Success: verified outcomes only."
+            if report.self_reported_outcomes == "exclude"
+            else " Success: verified and self-reported outcomes."
+        ),
     )
     if not points:
-        _no_data(svg, TOP + PLOT_HEIGHT / 2, "no session has an outcome yet")
+        _no_data(svg, TOP + PLOT_HEIGHT / 2, "no session has an outcome that counts yet")
         return svg.render()
     x_ticks = nice_ticks(max(v.mean_session_cost_usd or 0 for _, v in points) * 1.1)
     x_max = x_ticks[-1]
@@ -326,7 +331,7 @@ def cost_vs_success(report: Report) -> str:
             (
                 st,
                 f"{v.label}: {units.percent(rate)}{ci} of {v.figures.sessions_with_outcome:,}"
-                f" sessions, {units.usd(cost)} per session",
+                f" scored sessions, {units.usd(cost)} per session",
                 False,
             )
         )

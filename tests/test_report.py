@@ -181,7 +181,7 @@ def test_charts_are_well_formed_and_draw_every_variant(truth_db):
     for text in ("ms, log scale", "share of calls", "a-fast: median", "1,000"):
         assert text in latency
     cost = files["charts/cost-vs-success.svg"]
-    assert "90% (87%\u201393%) of 400 sessions" in cost
+    assert "90% (87%\u201393%) of 400 scored sessions" in cost
     assert "mean cost per session (USD)" in cost
 
 

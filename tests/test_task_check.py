@@ -10,6 +10,7 @@ import contextlib
 import json
 import os
 import shutil
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
@@ -677,3 +678,36 @@ def test_example_tasks_are_sound(run_cli):
     broken = {t["task_card"]: t["problems"] for t in payload["tasks"] if not t["ok"]}
     assert result.exit_code == 0 and not broken, json.dumps(broken, indent=2)
     assert payload["tasks"], "no example task card has verify"
+
+
+def _git(root: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=root, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def test_changed_since_checks_only_what_a_change_touched(run_cli, tmp_path: Path):
+    """The validate workflow's step: a pull request's changed task cards, and only those."""
+    write_task(tmp_path, "a")
+    write_task(tmp_path, "b")
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "add", ".")
+    _git(tmp_path, "commit", "-qm", "base")
+
+    nothing = run_cli("task", "check", "--changed-since", "HEAD", "--root", str(tmp_path))
+    assert nothing.exit_code == 0, nothing.output
+    assert "No task card changed since HEAD" in nothing.output
+
+    # A hidden test edited (uncommitted), and a new task card (untracked), count as changed.
+    (tmp_path / "tasks" / "b" / "tests" / "expected.txt").write_text("42\n\n")
+    write_task(tmp_path, "c", workspace={"answer.txt": "42\n"})  # already solved
+    code_and = run_cli(
+        "task", "check", "--changed-since", "HEAD", "--root", str(tmp_path), "--json"
+    )
+    checked = {t["task_card"]: t for t in json.loads(code_and.stdout)["tasks"]}
+    assert sorted(checked) == ["b", "c"]
+    assert code_and.exit_code == 1 and "already solved" in " ".join(checked["c"]["problems"])
+
+    bad = run_cli("task", "check", "--changed-since", "no-such-rev", "--root", str(tmp_path))
+    assert bad.exit_code == 2 and "git diff --name-only failed" in bad.output

@@ -59,7 +59,7 @@ def workflow_commands() -> list[tuple[str, tuple[str, ...]]]:
 def test_every_workflow_exists_and_has_commands():
     assert sorted(p.name for p in WORKFLOWS.glob("*.y*ml")) == sorted(NAMES)
     used = {argv[0] for _, argv in workflow_commands()}
-    assert used == {"validate", "plan", "apply", "collect", "report", "db"}
+    assert used == {"validate", "task", "plan", "apply", "collect", "report", "db"}
 
 
 def _parse(argv: tuple[str, ...]):
@@ -103,6 +103,8 @@ def test_workflow_commands_rehearsed_in_order(run_cli, rehearsal):
     """What validate, plan, apply and collect run, in the order a pull request meets them.
 
     `benchctl collect` needs a LiteLLM proxy: tests/test_collect_*.py run it against one.
+    `task check --changed-since` needs a pull request's base commit: tests/test_task_check.py
+    runs it in a git repository.
     """
     expected = {
         ("db", "upgrade"): 0,  # apply's first step; plan (read-only) never migrates
@@ -112,7 +114,10 @@ def test_workflow_commands_rehearsed_in_order(run_cli, rehearsal):
         ("apply", "plan.json", "--auto-approve", "--lock-timeout", "10m"): 0,
         ("report", "--all"): 0,
     }
-    assert {argv for _, argv in workflow_commands()} - set(expected) == {("collect",)}
+    assert {argv for _, argv in workflow_commands()} - set(expected) == {
+        ("collect",),
+        ("task", "check", "--changed-since", "${BASE}"),
+    }
     outputs = {}
     for argv, code in expected.items():
         result = run_cli(*argv, env=rehearsal)

@@ -47,6 +47,9 @@ def restore_bundle(conn: Connection, directory: Path) -> str:
                 statement = query("export.restore_object").format(table=sql.Identifier(table))
                 cur.executemany(statement, rows)
         _copy(conn, directory / "sessions.csv", "sessions", _SESSION_COLUMNS)
+        # Bundles from before verifiers existed have none.
+        if (directory / "verifications.csv").is_file():
+            _copy(conn, directory / "verifications.csv", "verifications", {})
         _copy(conn, directory / "requests.csv", "requests", {})
     return experiment
 

@@ -20,10 +20,21 @@ ORDER BY started_at, request_id
 SELECT id AS session_id, experiment, variant, variant_version, task_card, task_card_version,
     harness_profile, replicate, status, outcome, notes, key_alias, key_expires_at, budget_usd,
     ttl_seconds, manifest_commit, manifest_dirty, repo_path, operator, created_at, opened_at,
-    ended_at
+    ended_at, outcome_source, reward
 FROM sessions
 WHERE experiment = %(experiment)s
 ORDER BY variant, variant_version, task_card, replicate
+
+-- name: export.verifications
+-- Every verifier run on the experiment's sessions: its reward, sub-scores and per-test results.
+-- Not its log: that stays in the database, as the key hash does.
+SELECT v.session_id, v.task_card, v.task_card_version, v.status, v.reward, v.outcome,
+    v.subscores, v.reward_source, v.checks, v.passed, v.failed, v.tests_hash, v.exit_code,
+    v.timed_out, v.duration_ms, v.sandbox, v.error, v.workspace, v.operator, v.verified_at
+FROM verifications v
+JOIN sessions s ON s.id = v.session_id
+WHERE s.experiment = %(experiment)s
+ORDER BY s.variant, s.variant_version, s.task_card, s.replicate, v.verified_at, v.id
 
 -- name: export.session_rollups
 SELECT session_id, variant, variant_version, task_card, task_card_version, harness_profile,
@@ -31,7 +42,7 @@ SELECT session_id, variant, variant_version, task_card, task_card_version, harne
     latency_p50_ms, latency_p95_ms, ttft_p50_ms, ttft_measured, tokens_per_s_p50,
     overhead_p50_ms, prompt_tokens, completion_tokens, cached_read_tokens, cache_write_tokens,
     reasoning_tokens, cache_hit_ratio, cost_usd, litellm_spend_usd, first_request_at,
-    last_request_at
+    last_request_at, outcome_source, reward, counted_outcome
 FROM session_rollups
 WHERE experiment = %(experiment)s
 ORDER BY variant, variant_version, task_card, replicate
@@ -43,7 +54,7 @@ SELECT level, experiment, variant, variant_version, task_card, sessions, session
     latency_p99_ms, ttft_p50_ms, ttft_p90_ms, ttft_p95_ms, ttft_p99_ms, ttft_measured,
     tokens_per_s_p50, overhead_p50_ms, overhead_p95_ms, prompt_tokens, completion_tokens,
     cached_read_tokens, cache_write_tokens, reasoning_tokens, cache_hit_ratio, cost_usd,
-    litellm_spend_usd
+    litellm_spend_usd, sessions_verified, sessions_self_reported
 FROM rollups
 WHERE experiment = %(experiment)s
 ORDER BY level, variant, variant_version, task_card

@@ -115,7 +115,7 @@ def test_session_opens_with_a_scoped_key_and_finalizes(repo, env, proxy, databas
     )
 
     plan = cli(repo, env, "plan")
-    assert "Plan: 28 to add, 0 to change, 0 to retire; 1 session to open." in plan.stdout, plan
+    assert "Plan: 31 to add, 0 to change, 0 to retire; 1 session to open." in plan.stdout, plan
     done = cli(repo, env, "apply", "--auto-approve")
     assert done.returncode == 0, done.stderr
     sid = open_session_id(database_url)

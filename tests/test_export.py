@@ -84,6 +84,7 @@ def test_csv_round_trip_and_same_bytes_twice(run_cli, db, tmp_path):
         "rollups.csv",
         "session_rollups.csv",
         "sessions.csv",
+        "verifications.csv",
     ]
     for name in names:
         assert (tmp_path / "one" / name).read_bytes() == (tmp_path / "two" / name).read_bytes()

@@ -26,7 +26,7 @@ CREATE TABLE verifications (
     sandbox text NOT NULL,
     error text,
     -- Size-capped and redacted before it gets here.
-    log text NOT NULL,
+    log text NOT NULL DEFAULT '',
     workspace text NOT NULL,
     operator text NOT NULL,
     verified_at timestamptz NOT NULL DEFAULT now(),

@@ -118,6 +118,8 @@ def test_session_list_piped_keeps_every_cell_whole(run_cli, database_url, tmp_pa
     assert "…" not in listed.output
     assert "sdk-anthropic-sim-fast v1" in listed.output
     assert "slugify-tests v1" in listed.output
+    # Outcomes carry where they came from: every demo session was scored by its verifier.
+    assert "success (verified)" in listed.output and "(self-reported)" not in listed.output
 
 
 def test_escape_sequences_in_imported_notes_never_reach_the_terminal(

@@ -58,7 +58,8 @@ def list_(
         cells = (
             r["id"][:8], r["experiment"], f"{r['variant']} v{r['variant_version']}",
             f"{r['task_card']} v{r['task_card_version']}", str(r["replicate"]), r["status"],
-            r["outcome"] or "", opened,
+            f"{r['outcome']} ({r['outcome_source'] or 'self-reported'})" if r["outcome"] else "",
+            opened,
         )  # fmt: skip
         table.add_row(*(escape(printable(cell)) for cell in cells))
     # Piped or redirected, rich would assume 80 columns and cut every cell: give the table room.

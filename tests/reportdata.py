@@ -264,7 +264,9 @@ def seed(database_url: str, exp: Experiment) -> Experiment:
 
 
 def known_truth(**overrides: Any) -> Experiment:
-    """A is the baseline; B is 30% slower and succeeds 10 points less often."""
+    """A is the baseline; B is 30% slower and succeeds 10 points less often; both run the same
+    40 task cards, 10 attempts each (the task card is the report's unit)."""
     a = Truth("a-fast", sessions=400, success_rate=0.9, latency_ms=1000.0)
     b = Truth("b-slow", sessions=400, success_rate=0.8, latency_ms=1300.0)
-    return Experiment(variants=[a, b], **{"baseline": "a-fast", **overrides})
+    cards = tuple(f"task-{i:02d}" for i in range(40))
+    return Experiment(variants=[a, b], task_cards=cards, **{"baseline": "a-fast", **overrides})

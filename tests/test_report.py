@@ -88,8 +88,8 @@ def test_known_truth_against_the_slower_baseline_names_the_winner(database_url):
 
     readme = markdown_of(report)
     summary = readme.split("## Summary", 1)[1].split("##", 1)[0]
-    assert "| Latency (median call) | lower | **a-fast** is better | -23% |" in summary
-    assert "| Success rate | higher | **a-fast** is better | +10.0 pts |" in summary
+    assert "| Latency (median call) | lower | **a-fast** is better | [-23%](#paired" in summary
+    assert "| Success rate | higher | **a-fast** is better | [+10.0 pts](#paired" in summary
     assert readme.index("## Summary") < readme.index("## Variants") < readme.index("## Methods")
 
 
@@ -109,7 +109,7 @@ def test_too_few_sessions_give_not_enough_data(database_url):
     assert all(c.estimate is None and c.interval is None for c in report.variants[1].comparisons)
     readme = markdown_of(report)
     assert readme.count("not enough data") >= 5
-    assert "Verdicts** need 5 or more sessions" in readme
+    assert "A comparison needs 3 or more task cards in common" in readme
 
 
 def test_same_data_same_bytes_whatever_the_insertion_order(database_url, tmp_path):
@@ -149,7 +149,7 @@ def test_report_json_validates_against_the_committed_schema(truth_db):
     payload = json.loads(files["report.json"])
     jsonschema.Draft202012Validator.check_schema(json.loads(committed))
     jsonschema.validate(payload, json.loads(committed))
-    assert payload["format_version"] == 1
+    assert payload["format_version"] == 2
     assert payload["window"] == {
         "first_request_at": "2026-03-02T09:00:00Z",
         "last_request_at": payload["window"]["last_request_at"],
@@ -181,8 +181,8 @@ def test_charts_are_well_formed_and_draw_every_variant(truth_db):
     for text in ("ms, log scale", "share of calls", "a-fast: median", "1,000"):
         assert text in latency
     cost = files["charts/cost-vs-success.svg"]
-    assert "90% (87%\u201393%) of 400 scored sessions" in cost
-    assert "mean cost per session (USD)" in cost
+    assert "90% (" in cost and "over 40 task card(s)" in cost
+    assert "cost per successful task (USD)" in cost
 
 
 def test_edge_cases_no_requests_idle_baseline_unmeasured_ttft(database_url, tmp_path):

@@ -3,8 +3,6 @@ values."""
 
 from __future__ import annotations
 
-import random
-
 import pytest
 
 from benchctl.report import stats, units
@@ -32,71 +30,9 @@ def test_wilson_without_trials():
     assert stats.wilson(0, 0) is None
 
 
-def test_newcombe_difference_matches_published_interval():
-    # Newcombe (1998), Statistics in Medicine 17:873, example (a): 56/70 vs 48/80, method 10.
-    delta = stats.success_delta((48, 80), (56, 70))
-    assert delta.estimate == pytest.approx(0.2)
-    assert (delta.interval.low, delta.interval.high) == pytest.approx((0.0524, 0.3339), abs=1e-4)
-    assert delta.verdict == "better"
-    assert stats.success_delta((56, 70), (48, 80)).verdict == "worse"
-
-
-def test_success_delta_needs_enough_sessions():
-    delta = stats.success_delta((4, 4), (0, 4))
-    assert (delta.verdict, delta.estimate, delta.interval) == ("not_enough_data", None, None)
-    assert (delta.baseline_value, delta.variant_value) == (1.0, 0.0)
-    assert stats.success_delta((5, 5), (0, 5)).verdict == "worse"
-
-
-def _sample(seed: int, n: int, scale: float) -> list[float]:
-    rng = random.Random(seed)
-    return [scale * rng.lognormvariate(0, 0.3) for _ in range(n)]
-
-
-def test_bootstrap_is_deterministic_and_finds_a_true_difference():
-    base, slow = _sample(1, 60, 1000.0), _sample(2, 60, 1300.0)
-    args = {"statistic": stats.median, "direction": "lower", "key": ("latency", "a", "b")}
-    first = stats.bootstrap_delta(base, slow, **args)
-    assert first == stats.bootstrap_delta(base, slow, **args)
-    assert first.verdict == "worse"
-    assert first.interval.low < 0.3 < first.interval.high
-    # Another key is another random stream: other resamples, not the same interval.
-    other = stats.bootstrap_delta(base, slow, **{**args, "key": ("latency", "a", "c")})
-    assert other.interval != first.interval
-    assert other.estimate == first.estimate
-
-
-def test_bootstrap_sees_no_difference_between_equal_variants():
-    a, b = _sample(3, 40, 1000.0), _sample(4, 40, 1000.0)
-    delta = stats.bootstrap_delta(a, b, statistic=stats.median, direction="lower", key=("x",))
-    assert delta.verdict == "no_difference"
-    assert delta.interval.low < 0 < delta.interval.high
-
-
-def test_bootstrap_thresholds():
-    few, many = [1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 4.0, 5.0]
-    args = {"statistic": stats.median, "direction": "higher", "key": ("x",)}
-    assert stats.bootstrap_delta(few, many, **args).verdict == "not_enough_data"
-    assert stats.bootstrap_delta(many, few, **args).verdict == "not_enough_data"
-    assert stats.bootstrap_delta(many, many, **args).verdict == "no_difference"
-    # A baseline of zeros has no relative difference to speak of.
-    zeros = [0.0] * 5
-    assert stats.bootstrap_delta(zeros, many, **args).verdict == "not_enough_data"
-
-
-def test_cost_per_success_counts_failed_attempts_and_skips_resamples_without_success():
+def test_cost_per_success_counts_failed_attempts():
     assert stats.cost_per_success([(1.0, True), (3.0, False)]) == 4.0
     assert stats.cost_per_success([(1.0, False)]) is None
-    mostly_failing = [(1.0, False)] * 9 + [(1.0, True)]
-    delta = stats.bootstrap_delta(
-        mostly_failing,
-        mostly_failing,
-        statistic=stats.cost_per_success,
-        direction="lower",
-        key=("cost",),
-    )
-    # A third of resamples have no success: too many undefined ratios for a verdict.
-    assert delta.verdict == "not_enough_data"
 
 
 @pytest.mark.parametrize(

@@ -14,16 +14,19 @@ from dataclasses import dataclass
 from datetime import UTC
 from typing import Any, Literal
 
-from benchctl.report import stats, units
+from benchctl.report import stats, taskstats, units
 from benchctl.report.data import BINS_PER_DECADE, ReportData, Row
 from benchctl.report.model import (
     Comparison,
+    Design,
     Figures,
     Interval,
     Methods,
     Metric,
     MetricSummary,
+    PassK,
     Report,
+    TaskLevel,
     TaskReport,
     TtftQuality,
     VariantReport,
@@ -104,48 +107,147 @@ def _order(data: ReportData, present: set[Unit], baseline: Unit | None) -> list[
     return sorted(present, key=key)
 
 
-def _session_values(
-    spec: MetricSpec, sessions: Sequence[Row]
-) -> tuple[list[Any], Callable[[Sequence[Any]], float | None]]:
+def _by_task(rows: Sequence[Row], value: Callable[[Row], Any]) -> dict[str, list[Any]]:
+    """Each task card's attempts: ``value`` of each session that has one."""
+    tasks: dict[str, list[Any]] = defaultdict(list)
+    for row in rows:
+        found = value(row)
+        if found is not None:
+            tasks[row["task_card"]].append(found)
+    return dict(tasks)
+
+
+def _outcomes(rows: Sequence[Row]) -> dict[str, list[bool]]:
+    return _by_task(rows, lambda r: r["outcome"] == "success" if r["outcome"] else None)
+
+
+def _costs(rows: Sequence[Row]) -> dict[str, list[tuple[float, bool]]]:
+    return _by_task(
+        rows, lambda r: (r["cost_usd"], r["outcome"] == "success") if r["outcome"] else None
+    )
+
+
+def _median_of_tasks(tasks: Sequence[Sequence[float]]) -> float | None:
+    """Mean over task cards of the median of each task's session figures."""
+    per_task = [m for m in (stats.median(list(a)) for a in tasks) if m is not None]
+    return stats.mean(per_task) if per_task else None
+
+
+def _cost_per_success(tasks: Sequence[Sequence[tuple[float, bool]]]) -> float | None:
+    return stats.cost_per_success([pair for attempts in tasks for pair in attempts])
+
+
+def _attempts(spec: MetricSpec, rows: Sequence[Row]) -> dict[str, list[Any]]:
+    """Each task card's attempts as the metric needs them."""
+    if spec.metric == "success_rate":
+        return _outcomes(rows)
     if spec.metric == "cost_per_success_usd":
-        pairs = [(r["cost_usd"], r["outcome"] == "success") for r in sessions if r["outcome"]]
-        return pairs, stats.cost_per_success
-    assert spec.column is not None
-    return [r[spec.column] for r in sessions if r[spec.column] is not None], stats.median
+        return _costs(rows)
+    column = spec.column
+    assert column is not None
+    return _by_task(rows, lambda r: r[column])
+
+
+def _statistic(spec: MetricSpec) -> Callable[[Sequence[Sequence[Any]]], float | None]:
+    if spec.metric == "success_rate":
+        return taskstats.success_rate
+    if spec.metric == "cost_per_success_usd":
+        return _cost_per_success
+    return _median_of_tasks
 
 
 def _compare(
     spec: MetricSpec, label: str, base_label: str, base: Sequence[Row], other: Sequence[Row]
 ) -> Comparison:
+    ours, theirs = _attempts(spec, base), _attempts(spec, other)
+    key = (base_label, label)
     if spec.metric == "success_rate":
-
-        def tally(rows: Sequence[Row]) -> tuple[int, int]:
-            judged = [r for r in rows if r["outcome"]]
-            return sum(1 for r in judged if r["outcome"] == "success"), len(judged)
-
-        delta = stats.success_delta(tally(base), tally(other))
+        found = taskstats.paired_success(ours, theirs, key)
     else:
-        base_values, statistic = _session_values(spec, base)
-        other_values, _ = _session_values(spec, other)
-        delta = stats.bootstrap_delta(
-            base_values,
-            other_values,
-            statistic=statistic,
-            direction=spec.better,
-            key=(spec.metric, base_label, label),
-        )
+        found = taskstats.paired(
+            ours, theirs, statistic=_statistic(spec), difference="relative",
+            key=(spec.metric, *key),
+        )  # fmt: skip
+    common = sorted(set(ours) & set(theirs))
+    statistic = _statistic(spec)
     return Comparison(
         metric=spec.metric,
         variant=label,
-        verdict=delta.verdict,
-        estimate=delta.estimate,
-        interval=Interval(low=delta.interval.low, high=delta.interval.high)
-        if delta.interval
+        verdict="not_enough_data" if found.interval is None else "no_difference",
+        estimate=found.estimate if found.interval is not None else None,
+        interval=Interval(low=found.interval.low, high=found.interval.high)
+        if found.interval
         else None,
-        baseline_value=delta.baseline_value,
-        variant_value=delta.variant_value,
-        n_baseline=delta.n_baseline,
-        n_variant=delta.n_variant,
+        baseline_value=statistic([ours[t] for t in common]) if common else None,
+        variant_value=statistic([theirs[t] for t in common]) if common else None,
+        n_baseline=sum(len(ours[t]) for t in common),
+        n_variant=sum(len(theirs[t]) for t in common),
+        tasks=found.tasks,
+        method=found.method,
+        p_value=found.p_value,
+        significant=False,
+        variant_only=found.variant_only,
+        baseline_only=found.baseline_only,
+        mde=found.mde,
+    )
+
+
+def _corrected(spec: MetricSpec, comparisons: list[Comparison]) -> list[Comparison]:
+    """Holm's step-down across the variants compared on one metric: a verdict of better or
+    worse needs the corrected test to reject no difference (and the interval to exclude 0)."""
+    tested = {c.variant: c.p_value for c in comparisons if c.p_value is not None}
+    rejected = taskstats.holm(tested)
+    out = []
+    for c in comparisons:
+        if c.interval is None or c.estimate is None:
+            out.append(c)
+            continue
+        significant = rejected.get(c.variant, False) and (c.interval.low > 0 or c.interval.high < 0)
+        verdict: Literal["better", "worse", "no_difference"] = "no_difference"
+        if significant:
+            higher = c.estimate > 0
+            verdict = "better" if higher == (spec.better == "higher") else "worse"
+        out.append(c.model_copy(update={"significant": significant, "verdict": verdict}))
+    return out
+
+
+def _design(task_cards: Sequence[str], replicates: int, base_rows: Sequence[Row]) -> Design:
+    observed = [(sum(a), len(a)) for a in _outcomes(base_rows).values()]
+    return Design(
+        tasks=len(task_cards),
+        attempts=replicates,
+        mde_success_rate=taskstats.design_mde(observed, replicates, len(task_cards)),
+    )
+
+
+def _task_level(unit_rows: Sequence[Row], label: str) -> TaskLevel:
+    outcomes = _outcomes(unit_rows)
+    rewards = _by_task(unit_rows, lambda r: r["reward"] if r["outcome"] else None)
+    costs = _costs(unit_rows)
+    per_task = [taskstats.task_rate(a) for a in outcomes.values()]
+
+    def interval(found: stats.Interval | None) -> Interval | None:
+        return Interval(low=found.low, high=found.high) if found else None
+
+    return TaskLevel(
+        tasks=len(outcomes),
+        success_rate=taskstats.success_rate(list(outcomes.values())),
+        success_interval=interval(
+            taskstats.cluster_interval(outcomes, taskstats.success_rate, ("success", label))
+        ),
+        success_se=taskstats.clt_se(per_task),
+        mean_reward=taskstats.mean_of_tasks(list(rewards.values())),
+        reward_interval=interval(
+            taskstats.cluster_interval(rewards, taskstats.mean_of_tasks, ("reward", label))
+        ),
+        cost_per_success_usd=_cost_per_success(list(costs.values())),
+        cost_per_success_interval=interval(
+            taskstats.cluster_interval(costs, _cost_per_success, ("cost", label))
+        ),
+        pass_k=[
+            PassK(k=k, pass_at_k=at, pass_hat_k=hat)
+            for k, at, hat in taskstats.pass_curves(outcomes)
+        ],
     )
 
 
@@ -174,7 +276,10 @@ def _summary(
         return summary("no_baseline", note=f"the baseline {base_label} has no figure")
     judged = [c for c in comparisons if c.verdict != "not_enough_data"]
     if not judged:
-        return summary("not_enough_data", note=f"fewer than {stats.MIN_SESSIONS} sessions a side")
+        return summary(
+            "not_enough_data",
+            note=f"fewer than {taskstats.MIN_TASKS} task cards in common with the baseline",
+        )
     better = [c for c in judged if c.verdict == "better"]
     if better:
         best = max(better, key=lambda c: (sign * (c.estimate or 0), c.variant))
@@ -320,6 +425,11 @@ def build(data: ReportData) -> Report:
             _compare(spec, labels[unit], base_label, sessions[baseline], sessions[unit])
             for spec in METRICS
         ]
+    # Holm's correction per metric, across every variant compared with the baseline.
+    for index, spec in enumerate(METRICS):
+        corrected = _corrected(spec, [comparisons[u][index] for u in order if comparisons[u]])
+        for unit, comparison in zip([u for u in order if comparisons[u]], corrected, strict=True):
+            comparisons[unit][index] = comparison
 
     variants = []
     for unit in order:
@@ -341,19 +451,16 @@ def build(data: ReportData) -> Report:
                 ),
                 cost_missing=q.get("cost_missing", 0),
                 tag_mismatches=q.get("tag_mismatches", 0),
+                task_level=_task_level(sessions[unit], labels[unit]),
                 comparisons=comparisons[unit],
             )
         )
 
-    base_figures = {(v.variant, v.version): v for v in variants}.get(baseline or ("", 0))
     summary = []
     for spec in METRICS:
         of_metric = [c for unit in order for c in comparisons[unit] if c.metric == spec.metric]
-        if spec.metric == "success_rate":
-            base_has = bool(base_figures and base_figures.figures.sessions_with_outcome)
-        else:
-            values, statistic = _session_values(spec, sessions[baseline] if baseline else [])
-            base_has = statistic(values) is not None if values else False
+        base_attempts = _attempts(spec, sessions[baseline] if baseline else [])
+        base_has = _statistic(spec)(list(base_attempts.values())) is not None
         summary.append(_summary(spec, base_label, base_has, of_metric))
 
     cards = {name: i for i, name in enumerate(exp.task_cards)}
@@ -397,11 +504,13 @@ def build(data: ReportData) -> Report:
         variants=variants,
         tasks=tasks,
         charts=[],
+        design=_design(exp.task_cards, exp.replicates, sessions[baseline] if baseline else []),
         methods=Methods(
             confidence=stats.CONFIDENCE,
             bootstrap_resamples=stats.RESAMPLES,
             bootstrap_seed=stats.SEED,
-            min_sessions=stats.MIN_SESSIONS,
+            min_tasks=taskstats.MIN_TASKS,
+            power=taskstats.POWER,
             histogram_bins_per_decade=BINS_PER_DECADE,
         ),
         caveats=_caveats(data, variants, base_label),

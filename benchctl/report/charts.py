@@ -270,68 +270,113 @@ def distribution(
     return svg.render()
 
 
+def _pareto(points: Sequence[tuple[float, float]]) -> list[int]:
+    """Indices of the points no other point beats on both cost (lower) and success (higher)."""
+    return [
+        i
+        for i, (cost, rate) in enumerate(points)
+        if not any(
+            (c <= cost and r >= rate) and (c < cost or r > rate)
+            for j, (c, r) in enumerate(points)
+            if j != i
+        )
+    ]
+
+
 def cost_vs_success(report: Report) -> str:
-    """Mean cost of a session against the success rate, with Wilson intervals."""
+    """The Pareto view: cost per successful task against the success rate, both with the task
+    card as the unit and their cluster-bootstrap intervals; the frontier joins the variants no
+    other beats on both."""
     points = [
         (i, v)
         for i, v in enumerate(report.variants)
-        if v.figures.success_rate is not None and v.mean_session_cost_usd is not None
+        if v.task_level.success_rate is not None and v.task_level.cost_per_success_usd is not None
     ]
     legend_top = TOP + PLOT_HEIGHT + 64
+    counted = "verified" if report.self_reported_outcomes == "exclude" else "all counted"
     svg = _Svg(
         legend_top + max(len(points), 1) * LEGEND_ROW + 8,
-        "Cost and success, by variant",
-        "Up and left is better: higher success rate at a lower cost. Bars: 95% intervals."
-        + (
-            " Success: verified outcomes only."
-            if report.self_reported_outcomes == "exclude"
-            else " Success: verified and self-reported outcomes."
-        ),
+        "Cost per successful task and success rate, by variant",
+        "Up and left is better; dashed: the Pareto frontier. Bars: 95% intervals over task cards.",
     )
     if not points:
-        _no_data(svg, TOP + PLOT_HEIGHT / 2, "no session has an outcome that counts yet")
+        _no_data(svg, TOP + PLOT_HEIGHT / 2, "no variant has a successful task yet")
         return svg.render()
-    x_ticks = nice_ticks(max(v.mean_session_cost_usd or 0 for _, v in points) * 1.1)
+    highs = [
+        v.task_level.cost_per_success_interval.high
+        if v.task_level.cost_per_success_interval
+        else v.task_level.cost_per_success_usd or 0.0
+        for _, v in points
+    ]
+    x_ticks = nice_ticks(max(highs) * 1.05)
     x_max = x_ticks[-1]
     plot_w = WIDTH - LEFT - RIGHT
     bottom = TOP + PLOT_HEIGHT
 
     def x_of(cost: float) -> float:
-        return LEFT + cost / x_max * plot_w
+        return LEFT + min(cost, x_max) / x_max * plot_w
 
     def y_of(rate: float) -> float:
         return bottom - rate * PLOT_HEIGHT
 
-    _y_axis(svg, [(y_of(t / 100), f"{t:.0f}%") for t in range(0, 101, 20)], "success rate")
+    _y_axis(
+        svg,
+        [(y_of(t / 100), f"{t:.0f}%") for t in range(0, 101, 20)],
+        f"success rate ({counted} outcomes)",
+    )
     _x_axis(
         svg,
         [(x_of(t), f"${tick_label(t, x_ticks)}") for t in x_ticks],
         bottom,
-        "mean cost per session (USD)",
+        "cost per successful task (USD)",
     )
+    xy = [
+        (v.task_level.cost_per_success_usd or 0.0, v.task_level.success_rate or 0.0)
+        for _, v in points
+    ]
+    frontier = sorted((xy[i] for i in _pareto(xy)), key=lambda p: p[0])
+    if len(frontier) > 1:
+        path = "".join(
+            f"{'M' if n == 0 else 'L'}{_f(x_of(c))} {_f(y_of(r))}"
+            for n, (c, r) in enumerate(frontier)
+        )
+        svg.add(f'<path class="frontier" d="{path}" stroke="#888888" stroke-dasharray="4 3"'
+                ' stroke-width="1" fill="none"/>')  # fmt: skip
     entries = []
-    for index, v in points:
+    for (index, v), (cost, rate) in zip(points, xy, strict=True):
         st = style(index)
-        cost = v.mean_session_cost_usd or 0.0
-        rate = v.figures.success_rate or 0.0
+        t = v.task_level
         x, y = x_of(cost), y_of(rate)
-        interval = v.figures.success_interval
         svg.add(f'<g class="series" data-variant="{escape(v.label)}">')
-        if interval:
-            top, low = y_of(interval.high), y_of(interval.low)
+        if t.success_interval:
+            top, low = y_of(t.success_interval.high), y_of(t.success_interval.low)
             svg.add(
                 f'<path d="M{_f(x)} {_f(top)}V{_f(low)}M{_f(x - 4)} {_f(top)}H{_f(x + 4)}'
                 f'M{_f(x - 4)} {_f(low)}H{_f(x + 4)}" stroke="{st.colour}" stroke-width="1.5"'
                 ' fill="none"/>'
             )
+        if t.cost_per_success_interval:
+            left, right = (
+                x_of(t.cost_per_success_interval.low),
+                x_of(t.cost_per_success_interval.high),
+            )
+            svg.add(
+                f'<path d="M{_f(left)} {_f(y)}H{_f(right)}M{_f(left)} {_f(y - 4)}V{_f(y + 4)}'
+                f'M{_f(right)} {_f(y - 4)}V{_f(y + 4)}" stroke="{st.colour}" stroke-width="1.5"'
+                ' fill="none"/>'
+            )
         svg.add(_marker(st.marker, x, y, st.colour))
         svg.add("</g>")
-        ci = f" ({units.percent_range(interval.low, interval.high)})" if interval else ""
+        ci = (
+            f" ({units.percent_range(t.success_interval.low, t.success_interval.high)})"
+            if t.success_interval
+            else ""
+        )
         entries.append(
             (
                 st,
-                f"{v.label}: {units.percent(rate)}{ci} of {v.figures.sessions_with_outcome:,}"
-                f" scored sessions, {units.usd(cost)} per session",
+                f"{v.label}: {units.percent(rate)}{ci} over {t.tasks:,} task card(s),"
+                f" {units.usd(cost)} per successful task",
                 False,
             )
         )
@@ -426,7 +471,7 @@ def render(report: Report, histograms: Sequence[Histogram]) -> tuple[list[Chart]
                 Chart(
                     name="cost-vs-success",
                     path="charts/cost-vs-success.svg",
-                    title="Cost and success",
+                    title="Cost per successful task and success rate",
                 ),
                 cost_vs_success(report),
             )

@@ -48,6 +48,7 @@ class ExperimentInfo:
     variants: list[str]
     task_cards: list[str]
     baseline: str
+    replicates: int = 1
     # Whether outcomes the operator typed count towards success rates (else verified only).
     self_reported_outcomes: Literal["exclude", "include"] = "exclude"
 
@@ -115,6 +116,7 @@ def require_experiment(conn: Connection, name: str) -> ExperimentInfo:
         variants=list(spec.get("variants", [])),
         task_cards=list(spec.get("task_cards", [])),
         baseline=str(spec.get("baseline", "")),
+        replicates=int(spec.get("replicates", 1)),
         self_reported_outcomes=(
             "include" if spec.get("self_reported_outcomes") == "include" else "exclude"
         ),

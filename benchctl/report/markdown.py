@@ -9,6 +9,7 @@ what they cannot say.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
 import jinja2
 
@@ -34,13 +35,14 @@ TEMPLATE = """\
 | metric | better | verdict | difference vs {{ r.baseline }} | 95% interval |
 |---|---|---|---|---|
 {% for s in r.summary %}
-| {{ s.title }} | {{ s.better }} | {{ verdict(s) }} | {{ difference(s.comparison) }} \
-| {{ interval(s.comparison) }} |
+| {{ s.title }} | {{ s.better }} | {{ verdict(s) }} | {{ linked(s.comparison, difference) }} \
+| {{ linked(s.comparison, interval) }} |
 {% endfor %}
 {% if others %}
 
-Every variant against the baseline **{{ r.baseline }}** (difference, 95% interval; \
-✓ better, ✗ worse, ≈ no clear difference):
+Every variant against the baseline **{{ r.baseline }}**, paired on the task cards both ran \
+(difference, 95% interval; ✓ better, ✗ worse after [Holm's correction](#holms-correction), \
+≈ no clear difference):
 
 | variant |{% for s in r.summary %} {{ s.title }} |{% endfor %}
 
@@ -54,17 +56,54 @@ Every variant against the baseline **{{ r.baseline }}** (difference, 95% interva
 
 ## Variants
 
-| variant | sessions | success rate (95% CI) | cost per success | cost per session \
+| variant | task cards · sessions | success rate (95% CI) | cost per success (95% CI) \
+| cost per session \
 | latency p50 · p95 (ms) | TTFT p50 · p95 (ms) | output tokens/s p50 | calls | errors \
 | proxy overhead p50 (ms) |
 |---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|
 {% for v in r.variants %}
 {% set f = v.figures %}
-| {{ name(v) }} | {{ count(f.sessions) }} | {{ success(f) }} | {{ usd(f.cost_per_success_usd) }} \
+| {{ name(v) }} | {{ count(v.task_level.tasks) }} · {{ count(f.sessions) }} \
+| {{ task_success(v) }} | {{ task_cost(v) }} \
 | {{ usd(v.mean_session_cost_usd) }} | {{ pair(f.latency_p50_ms, f.latency_p95_ms) }} \
 | {{ ttft(v) }} | {{ number(f.tokens_per_s_p50) }} | {{ count(f.requests) }} \
 | {{ errors(f) }} | {{ number(f.overhead_p50_ms) }} |
 {% endfor %}
+
+{{ design_line(r) }}
+{% if flips %}
+
+## Paired by task card
+
+Task cards on which a variant and the baseline **{{ r.baseline }}** differ in how often they \
+succeed (the pairs that move the success-rate comparison):
+
+| variant | tasks in common | solves more often than the baseline | the baseline solves more often \
+| test | smallest detectable difference |
+|---|---:|---|---|---|---:|
+{% for v, c in flips %}
+| {{ v.label }} | {{ c.tasks }} | {{ tasks(c.variant_only) }} | {{ tasks(c.baseline_only) }} \
+| {{ test(c) }} | {{ mde(c.mde) }} |
+{% endfor %}
+{% endif %}
+{% if passk %}
+
+## pass@k and pass^k
+
+Over task cards, the chance that at least one of *k* attempts succeeds (pass@k) and that all \
+*k* do (pass^k), from the unbiased per-task estimators ([method](#passk-and-passk-1)):
+
+| variant |{% for k in passk %} pass@{{ k }} |{% endfor %}\
+{% for k in passk %} pass^{{ k }} |{% endfor %}
+
+|---|{% for k in passk %}---:|{% endfor %}{% for k in passk %}---:|{% endfor %}
+
+{% for v in r.variants if v.task_level.pass_k %}
+| {{ v.label }} |{% for p in v.task_level.pass_k %} {{ percent(p.pass_at_k) }} |{% endfor %}\
+{% for p in v.task_level.pass_k %} {{ percent(p.pass_hat_k) }} |{% endfor %}
+
+{% endfor %}
+{% endif %}
 {% if r.charts %}
 
 ## Charts
@@ -92,28 +131,65 @@ Every variant against the baseline **{{ r.baseline }}** (difference, 95% interva
 
 ## Methods
 
-- **Unit of analysis: the session.** Calls within a session share a task, a conversation and \
-a cache, so they are not independent; every interval resamples sessions.
-- **Success rate**: successful sessions over sessions with an outcome that counts: one the \
-task card's verifier measured, or, where the experiment includes them, one the operator \
-typed (self-reported); 95% Wilson score interval; the difference to the baseline with \
-Newcombe's hybrid score interval.
-- **Latency, TTFT, output tokens/s**: per session, the median over its successful calls \
-(TTFT only over calls whose TTFT was measured); per variant, the median of those session \
-medians. The difference to the baseline is relative \
-(`median(variant) / median(baseline) - 1`) with a {{ m.bootstrap_resamples }}-resample \
-percentile bootstrap of sessions (fixed seed `{{ m.bootstrap_seed }}`: the same data gives the \
-same intervals).
-- **Cost per successful task**: the sessions' total cost (recomputed from each call's usage \
-and the provider manifest's prices) over their successes, so failed attempts are paid for; \
-same bootstrap.
-- **Verdicts** need {{ m.min_sessions }} or more sessions with a figure on both sides; below \
-that the report says *not enough data*. A variant is better or worse than the baseline only \
-when the {{ percent(m.confidence) }} interval excludes zero; with several variants, each is \
-compared with the baseline, not with each other.
-- **Tables** show call-level percentiles across all of a variant's successful calls; charts \
-bin calls on a log scale, {{ m.histogram_bins_per_decade }} bins to a factor of ten.
-- Aborted sessions are left out. Figures have three significant digits.
+### The task card as the unit
+
+Attempts of one task card are not independent (a hard task is hard for every variant), and \
+every variant runs the same task cards. So a variant's figure is the mean over task cards of \
+each task's figure over its attempts, and intervals come from a cluster bootstrap that \
+resamples task cards ({{ m.bootstrap_resamples }} resamples, fixed seed \
+`{{ m.bootstrap_seed }}`: the same data gives the same intervals) and keeps each one's \
+attempts together; the success rate's CLT standard error over task cards is in `report.json`. \
+Calls within a session are not independent either: per session, latency, TTFT and output \
+tokens/s are the median over its successful calls (TTFT only over calls whose TTFT was \
+measured), per task card the median of its sessions.
+
+### Paired cluster bootstrap
+
+Each variant is compared with the baseline on the task cards both ran, resampling the same \
+task cards on both sides. Success rate: the difference in points; latency, TTFT, output \
+tokens/s and cost per successful task: the relative difference \
+(`figure(variant) / figure(baseline) - 1`). The interval is the percentile interval \
+({{ percent(m.confidence) }}), the p-value twice the share of resamples on the far side of \
+zero. A comparison needs {{ m.min_tasks }} or more task cards in common; below that the report \
+says *not enough data*.
+
+### McNemar's exact test
+
+When each task card has exactly one attempt a side, the success-rate p-value is McNemar's \
+exact test on the task cards that flip (solved by one side only).
+
+### Holm's correction
+
+With several variants compared with the baseline, Holm's step-down procedure keeps the chance \
+of any false "better" or "worse" at {{ percent(1 - m.confidence) }} per metric. A variant is \
+better or worse only when the corrected test rejects "no difference" and the interval excludes \
+zero; each variant is compared with the baseline, not with each other.
+
+### pass@k and pass^k
+
+Per task card with *n* attempts of which *c* succeeded: pass@k = 1 - C(n-c, k) / C(n, k) and \
+pass^k = C(c, k) / C(n, k), averaged over task cards, for *k* up to the fewest attempts a task \
+card has.
+
+### Minimum detectable effect
+
+The smallest success-rate difference a paired comparison detects with \
+{{ percent(m.power) }} power at alpha = {{ percent(1 - m.confidence) }}: \
+(z(0.975) + z(0.8)) * SE, with SE the standard error of the per-task differences (for a \
+comparison), or for the design the square root of (the mean over task cards of \
+2 p (1 - p) / attempts) / task cards, \
+p each baseline task's success rate smoothed as (c + 1) / (n + 2).
+
+### Outcomes and costs
+
+An outcome counts when the task card's verifier measured it, or, where the experiment includes \
+them, when the operator typed it (self-reported). Cost per successful task is what the counted \
+sessions cost (recomputed from each call's usage and the provider manifest's prices) over \
+their successes, so failed attempts are paid for. Tables show call-level percentiles across \
+all of a variant's successful calls; charts bin calls on a log scale, \
+{{ m.histogram_bins_per_decade }} bins to a factor of ten. Aborted sessions are left out. \
+Figures have three significant digits.
+
 {% if r.caveats %}
 
 ## Caveats
@@ -143,6 +219,72 @@ def _interval(c: Comparison | None) -> str:
         low, high = units.points(c.interval.low), units.points(c.interval.high)
         return f"{low.removesuffix(' pts')} to {high}"
     return f"{units.relative(c.interval.low)} to {units.relative(c.interval.high)}"
+
+
+_METHOD_ANCHOR = {
+    "paired cluster bootstrap": "#paired-cluster-bootstrap",
+    "McNemar exact": "#mcnemars-exact-test",
+}
+
+
+def _linked(c: Comparison | None, shown: Callable[[Comparison | None], str]) -> str:
+    """A summary figure, linked to the method it comes from."""
+    text = shown(c)
+    if c is None or c.method is None or text == units.DASH:
+        return text
+    return f"[{text}]({_METHOD_ANCHOR[c.method]})"
+
+
+def _task_success(v: VariantReport) -> str:
+    t = v.task_level
+    if t.success_rate is None:
+        return units.DASH
+    text = units.percent(t.success_rate)
+    if t.success_interval:
+        text += f" ({units.percent_range(t.success_interval.low, t.success_interval.high)})"
+    return text
+
+
+def _task_cost(v: VariantReport) -> str:
+    t = v.task_level
+    if t.cost_per_success_usd is None:
+        return units.DASH
+    text = units.usd(t.cost_per_success_usd)
+    if t.cost_per_success_interval:
+        low, high = t.cost_per_success_interval.low, t.cost_per_success_interval.high
+        text += f" ({units.usd(low)} to {units.usd(high)})"
+    return text
+
+
+def _tasks(names: Sequence[str]) -> str:
+    if not names:
+        return "none"
+    shown = ", ".join(names[:6])
+    return shown + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+
+def _test(c: Comparison) -> str:
+    if c.p_value is None or c.method is None:
+        return "not enough data"
+    verdict = "significant after Holm" if c.significant else "not significant after Holm"
+    p = "p < 0.001" if c.p_value < 0.001 else f"p = {units.number(c.p_value)}"
+    return f"[{c.method}]({_METHOD_ANCHOR[c.method]}) {p}, {verdict}"
+
+
+def _mde(value: float | None) -> str:
+    return units.points(value).removeprefix("+") if value is not None else units.DASH
+
+
+def _design_line(r: Report) -> str:
+    d = r.design
+    if d.mde_success_rate is None:
+        return ""
+    return (
+        f"With {d.tasks} task card(s) and {d.attempts} attempt(s) each, this design can tell"
+        f" apart success-rate differences of about {_mde(d.mde_success_rate)} or more"
+        f" ([80% power, alpha 5%](#minimum-detectable-effect)); smaller ones read as no clear"
+        " difference."
+    )
 
 
 def _verdict(s: MetricSummary) -> str:
@@ -230,6 +372,13 @@ _ENV = jinja2.Environment(
 )
 _ENV.globals.update(
     data_line=_data_line,
+    design_line=_design_line,
+    linked=_linked,
+    task_success=_task_success,
+    task_cost=_task_cost,
+    tasks=_tasks,
+    test=_test,
+    mde=_mde,
     verdict=_verdict,
     difference=_difference,
     interval=_interval,
@@ -249,5 +398,15 @@ _TEMPLATE = _ENV.from_string(TEMPLATE)
 
 def render(report: Report) -> str:
     others = [v for v in report.variants if v.comparisons]
+    flips = [
+        (v, c)
+        for v in others
+        for c in v.comparisons
+        if c.metric == "success_rate" and c.tasks and (c.variant_only or c.baseline_only)
+    ]
+    curves = [v.task_level.pass_k for v in report.variants if v.task_level.pass_k]
+    passk = [p.k for p in curves[0]] if curves and len(curves[0]) >= 2 else []
+    passk = [k for k in passk if all(len(c) >= k for c in curves)]
+    page = _TEMPLATE.render(r=report, m=report.methods, others=others, flips=flips, passk=passk)
     # Optional sections leave runs of blank lines behind; Markdown wants one.
-    return re.sub(r"\n{3,}", "\n\n", _TEMPLATE.render(r=report, m=report.methods, others=others))
+    return re.sub(r"\n{3,}", "\n\n", page)

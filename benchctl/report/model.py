@@ -16,7 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 SCHEMA_FILE = "report.schema.json"
 
 Metric = Literal["success_rate", "latency_ms", "ttft_ms", "tokens_per_s", "cost_per_success_usd"]
@@ -49,11 +49,35 @@ class Comparison(_Model):
         description="success_rate: difference in proportion (0.1 = 10 points); other metrics:"
         " relative difference (0.3 = 30% more than the baseline). None without enough data."
     )
-    interval: Interval | None = Field(description="95% interval of the estimate.")
-    baseline_value: float | None
-    variant_value: float | None
+    interval: Interval | None = Field(
+        description="95% paired interval of the estimate, over the task cards both ran."
+    )
+    baseline_value: float | None = Field(description="The baseline's figure on those tasks.")
+    variant_value: float | None = Field(description="The variant's figure on those tasks.")
     n_baseline: int = Field(description="Sessions behind the baseline's figure.")
     n_variant: int = Field(description="Sessions behind the variant's figure.")
+    tasks: int = Field(description="Task cards both ran: the units the comparison pairs.")
+    method: Literal["paired cluster bootstrap", "McNemar exact"] | None = Field(
+        description="Where the p-value comes from."
+    )
+    p_value: float | None = Field(description="Two-sided, before the correction.")
+    significant: bool = Field(
+        description="Holm's correction across the variants compared on this metric rejects"
+        " no difference: only then is the verdict better or worse."
+    )
+    variant_only: list[str] = Field(
+        default_factory=list,
+        description="success_rate: task cards the variant solves more often than the baseline.",
+    )
+    baseline_only: list[str] = Field(
+        default_factory=list,
+        description="success_rate: task cards the baseline solves more often than the variant.",
+    )
+    mde: float | None = Field(
+        default=None,
+        description="success_rate: smallest difference this paired comparison detects at 80%"
+        " power, alpha 0.05, from the observed spread of per-task differences.",
+    )
 
 
 class MetricSummary(_Model):
@@ -122,6 +146,29 @@ class TtftQuality(_Model):
     equal_to_total: int
 
 
+class PassK(_Model):
+    k: int
+    pass_at_k: float = Field(description="Chance at least one of k attempts succeeds.")
+    pass_hat_k: float = Field(description="Chance all k attempts succeed (pass^k).")
+
+
+class TaskLevel(_Model):
+    """A variant's figures with the task card as the unit: the mean over task cards of each
+    task's figure over its attempts, with a cluster bootstrap over task cards."""
+
+    tasks: int = Field(description="Task cards with an outcome that counts.")
+    success_rate: float | None
+    success_interval: Interval | None = Field(description="Cluster bootstrap, 95%.")
+    success_se: float | None = Field(description="CLT standard error over task cards.")
+    mean_reward: float | None = Field(description="Verified outcomes' rewards, same way.")
+    reward_interval: Interval | None
+    cost_per_success_usd: float | None = Field(
+        description="What its counted sessions cost over their successes."
+    )
+    cost_per_success_interval: Interval | None = Field(description="Cluster bootstrap, 95%.")
+    pass_k: list[PassK] = Field(description="For k up to the fewest attempts of a task.")
+
+
 class VariantReport(_Model):
     variant: str
     version: int
@@ -133,6 +180,7 @@ class VariantReport(_Model):
     ttft_quality: TtftQuality
     cost_missing: int = Field(description="Calls without a recomputed cost (counted as 0).")
     tag_mismatches: int
+    task_level: TaskLevel
     comparisons: list[Comparison]
 
 
@@ -151,15 +199,31 @@ class Chart(_Model):
 
 
 class Methods(_Model):
+    unit: Literal["task card"] = "task card"
     confidence: float
     bootstrap_resamples: int
     bootstrap_seed: str
-    min_sessions: int
+    min_tasks: int = Field(description="Task cards in common a comparison needs.")
+    correction: Literal["holm"] = Field(
+        default="holm", description="Across the variants compared with the baseline, per metric."
+    )
+    power: float
     histogram_bins_per_decade: int
 
 
+class Design(_Model):
+    """What this experiment's design can tell apart."""
+
+    tasks: int = Field(description="Task cards of the experiment.")
+    attempts: int = Field(description="Attempts per task card and variant (replicates).")
+    mde_success_rate: float | None = Field(
+        description="Smallest success-rate difference a paired comparison of this design"
+        " detects at 80% power, alpha 0.05, from the baseline's per-task rates."
+    )
+
+
 class Report(_Model):
-    format_version: Literal[1] = 1
+    format_version: Literal[2] = 2
     experiment: str
     experiment_version: int
     retired: bool
@@ -175,6 +239,7 @@ class Report(_Model):
     summary: list[MetricSummary]
     variants: list[VariantReport]
     tasks: list[TaskReport]
+    design: Design
     charts: list[Chart]
     methods: Methods
     caveats: list[str]

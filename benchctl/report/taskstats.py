@@ -25,10 +25,9 @@ from fractions import Fraction
 from statistics import NormalDist
 from typing import Literal, TypeVar
 
-from benchctl.report.stats import CONFIDENCE, RESAMPLES, Interval, _percentile, _seed
+from benchctl.report.stats import CONFIDENCE, RESAMPLES, Interval, mean, percentile, seed
 
 A = TypeVar("A")
-Direction = Literal["lower", "higher"]
 # Per task card, its attempts (each attempt whatever a metric needs of a session).
 Tasks = Mapping[str, Sequence[A]]
 ALPHA = 1 - CONFIDENCE
@@ -41,10 +40,6 @@ def z(q: float) -> float:
     return NormalDist().inv_cdf(q)
 
 
-def mean(values: Sequence[float]) -> float:
-    return math.fsum(values) / len(values)
-
-
 def clt_se(per_task: Sequence[float]) -> float | None:
     """Standard error of the mean over tasks: sample standard deviation over sqrt(tasks)."""
     n = len(per_task)
@@ -54,9 +49,9 @@ def clt_se(per_task: Sequence[float]) -> float | None:
     return math.sqrt(math.fsum((x - m) ** 2 for x in per_task) / (n - 1) / n)
 
 
-def task_mean(tasks: Tasks[float]) -> float | None:
+def mean_of_tasks(tasks: Sequence[Sequence[float]]) -> float | None:
     """Mean over task cards of each task's mean over its attempts (tasks without any left out)."""
-    per_task = [mean(v) for v in tasks.values() if v]
+    per_task = [mean(a) for a in tasks if a]
     return mean(per_task) if per_task else None
 
 
@@ -72,7 +67,7 @@ def cluster_interval(
     clusters = [list(v) for _, v in sorted(tasks.items()) if v]
     if len(clusters) < MIN_TASKS:
         return None
-    rng = random.Random(_seed("cluster", *key))  # noqa: S311 - statistics, not secrets
+    rng = random.Random(seed("cluster", *key))  # noqa: S311 - statistics, not secrets
     values = []
     for _ in range(resamples):
         value = statistic(rng.choices(clusters, k=len(clusters)))
@@ -81,7 +76,7 @@ def cluster_interval(
     if len(values) < resamples * CONFIDENCE:
         return None
     values.sort()
-    return Interval(_percentile(values, ALPHA / 2), _percentile(values, 1 - ALPHA / 2))
+    return Interval(percentile(values, ALPHA / 2), percentile(values, 1 - ALPHA / 2))
 
 
 @dataclass(frozen=True)
@@ -127,7 +122,7 @@ def paired(
     estimate = delta(pairs) if pairs else None
     if len(pairs) < MIN_TASKS or estimate is None:
         return Paired(len(pairs), estimate, None, None, None, [], [], None)
-    rng = random.Random(_seed("paired", *key))  # noqa: S311 - statistics, not secrets
+    rng = random.Random(seed("paired", *key))  # noqa: S311 - statistics, not secrets
     values = []
     for _ in range(resamples):
         value = delta(rng.choices(pairs, k=len(pairs)))
@@ -136,7 +131,7 @@ def paired(
     if len(values) < resamples * CONFIDENCE:
         return Paired(len(pairs), estimate, None, None, None, [], [], None)
     values.sort()
-    interval = Interval(_percentile(values, ALPHA / 2), _percentile(values, 1 - ALPHA / 2))
+    interval = Interval(percentile(values, ALPHA / 2), percentile(values, 1 - ALPHA / 2))
     below = sum(1 for x in values if x <= 0) / len(values)
     above = sum(1 for x in values if x >= 0) / len(values)
     p_value = min(1.0, 2 * min(below, above))

@@ -35,8 +35,9 @@ ORDER BY level, variant, variant_version, task_card
 -- One row per session that counts (aborted ones do not): the units the bootstrap resamples.
 -- `outcome` is the outcome that counts: verified, or self-reported where the experiment says so.
 SELECT session_id::text AS session_id, variant, variant_version, task_card, replicate, status,
-    counted_outcome AS outcome, duration_s, requests, errors, latency_p50_ms, ttft_p50_ms, ttft_measured,
-    tokens_per_s_p50, cost_usd
+    counted_outcome AS outcome, CASE WHEN counted_outcome IS NOT NULL THEN reward END AS reward,
+    duration_s, requests, errors, latency_p50_ms, ttft_p50_ms, ttft_measured, tokens_per_s_p50,
+    cost_usd
 FROM session_rollups
 WHERE experiment = %(experiment)s AND status <> 'aborted'
 ORDER BY variant, variant_version, task_card, replicate

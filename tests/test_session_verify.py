@@ -281,3 +281,62 @@ def test_editing_hidden_tests_is_a_new_task_card_version(
     (replace,) = [a for a in actions if a["kind"] == "TaskCard" and a["name"] == TASK]
     assert replace["action"] == "replace", replace
     assert "files.tests" in json.dumps(replace)
+
+
+def _cost(database_url: str, sid: str, usd: float) -> None:
+    """One collected call of ``usd`` for session ``sid``."""
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "INSERT INTO requests (request_id, session_id, experiment, variant, variant_version,"
+            " task_card, task_card_version, key_hash, started_at, ended_at, ttft_quality, status,"
+            " cost_usd) VALUES (%s, %s, %s, %s, 1, %s, 1, 'h', now(), now(), 'missing',"
+            " 'success', %s)",
+            (f"req-{sid}", sid, EXPERIMENT, VARIANT, TASK, usd),
+        )
+
+
+def test_plan_forecasts_cost_and_what_the_grid_can_tell_apart(run_cli, applied, env, database_url):
+    first = run_cli("session", "add", EXPERIMENT, VARIANT, TASK, "--root", str(applied))
+    assert first.exit_code == 0, first.output
+    plan = run_cli("plan", "--root", str(applied), env=env)
+    assert plan.exit_code == 0, plan.output
+    # No finished session yet: only the budget ceiling ($10 a session in the demo) bounds it.
+    assert "Forecast: 1 session, at most $10.00 (budget ceiling: no finished session" in plan.output
+    assert "demo: 3 task card(s) x 2 replicate(s) can tell apart success-rate differences" in (
+        plan.output
+    )
+    assert "30 more task cards would bring that to" in plan.output
+
+    # Two finished sessions of the same variant and task card, at $0.20 and $0.40.
+    for replicate, usd in ((1, 0.2), (2, 0.4)):
+        sid = session_id(EXPERIMENT, VARIANT, TASK, replicate)
+        with psycopg.connect(database_url) as conn:
+            conn.execute(
+                query("sessions.insert"),
+                {
+                    "id": sid, "experiment": "other", "variant": VARIANT, "variant_version": 1,
+                    "task_card": TASK, "task_card_version": 1,
+                    "harness_profile": "openai-sdk-script", "replicate": replicate, "notes": "",
+                    "key_alias": f"benchctl-old-{sid}", "budget_usd": 5.0, "ttl_seconds": 3600,
+                    "manifest_commit": None, "manifest_dirty": None, "repo_path": "/",
+                    "operator": "test",
+                },
+            )  # fmt: skip
+            conn.execute(
+                "UPDATE sessions SET id = gen_random_uuid(), status = 'finalized',"
+                " opened_at = now() - interval '30 minutes', ended_at = now() WHERE id = %s",
+                (sid,),
+            )
+        with psycopg.connect(database_url) as conn:
+            new = conn.execute(
+                "SELECT id::text FROM sessions WHERE key_alias = %s", (f"benchctl-old-{sid}",)
+            ).fetchone()[0]
+        _cost(database_url, new, usd)
+    plan = run_cli("plan", "--root", str(applied), "--json", env=env)
+    forecast = json.loads(plan.stdout)["forecast"]
+    assert forecast["sessions"] == 1 and forecast["from_same_task"] == 1
+    assert forecast["cost_usd"] == pytest.approx(0.3)
+    assert (forecast["cost_low_usd"], forecast["cost_high_usd"]) == pytest.approx((0.2, 0.4))
+    assert forecast["hours"] == pytest.approx(0.5, abs=0.01)
+    markdown = run_cli("plan", "--root", str(applied), "--markdown", env=env).stdout
+    assert "Forecast: 1 session, ≈ $0.300 ($0.200 to $0.400, 1 from finished sessions" in markdown

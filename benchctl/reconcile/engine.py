@@ -28,6 +28,7 @@ from benchctl.manifests.loader import load_valid_repository
 from benchctl.reconcile.actual import read_database, read_keys
 from benchctl.reconcile.apply import Applier, ApplyResult
 from benchctl.reconcile.desired import DesiredState, desired_state, revalidate
+from benchctl.reconcile.forecast import forecast
 from benchctl.reconcile.lock import state_lock
 from benchctl.reconcile.plan import FORMAT_VERSION, Action, Plan, config_drift, diff
 from benchctl.reconcile.provenance import manifest_commit
@@ -66,7 +67,10 @@ def _plan(conn: Connection, client: LiteLLMClient | None, desired: DesiredState)
     actual = read_database(conn)
     if client is not None:
         read_keys(actual, client)
-    return diff(desired, actual)
+    plan = diff(desired, actual)
+    opening = {a.session_id or "" for a in plan.actions if a.action == "open" and not a.resume}
+    plan.forecast = forecast(conn, desired, opening)
+    return plan
 
 
 def make_plan(settings: Settings) -> Plan:

@@ -24,6 +24,7 @@ from benchctl.reconcile.desired import (
     flatten,
     key_alias,
 )
+from benchctl.reconcile.forecast import Forecast
 
 FORMAT_VERSION = 1
 
@@ -181,6 +182,8 @@ class Plan(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     # Not in the fingerprint: a restarted proxy must not make a reviewed plan stale.
     config_drift: ConfigDrift | None = None
+    # Advice too: what the sessions it opens should cost and can tell apart.
+    forecast: Forecast | None = None
 
     @property
     def fingerprint(self) -> str:

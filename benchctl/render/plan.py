@@ -9,6 +9,7 @@ from rich.markup import escape
 
 from benchctl.reconcile.plan import Action, ConfigDrift, Plan
 from benchctl.render.text import printable
+from benchctl.report import units
 
 _STYLE = {"+": "green", "~": "yellow", "-/+": "magenta", "-": "red", "!": "bold red"}
 
@@ -33,6 +34,59 @@ def summary_line(plan: Plan) -> str:
     if summary.repair:
         text += f"; {summary.repair} drift repair{'s' if summary.repair != 1 else ''}"
     return text + "."
+
+
+def forecast_lines(plan: Plan) -> list[str]:
+    """What the sessions to open should cost and take, and what each experiment can tell
+    apart: one line for the summary, one per experiment."""
+    f = plan.forecast
+    if f is None:
+        return []
+    sessions = f"{f.sessions} session{'s' if f.sessions != 1 else ''}"
+    if f.cost_usd is not None and f.cost_low_usd is not None and f.cost_high_usd is not None:
+        basis = _basis(f.from_same_task, f.from_same_variant)
+        cost = (
+            f"≈ {units.usd(f.cost_usd)} ({units.usd(f.cost_low_usd)} to"
+            f" {units.usd(f.cost_high_usd)}, {basis}), at most {units.usd(f.ceiling_usd)}"
+            " (budget ceiling)"
+        )
+    elif f.cost_high_usd is not None:
+        cost = (
+            f"at most {units.usd(f.ceiling_usd)} (budget ceiling); {f.without_history} with no"
+            f" finished session of their variant to predict from, the rest"
+            f" {_basis(f.from_same_task, f.from_same_variant)}"
+        )
+    else:
+        cost = (
+            f"at most {units.usd(f.ceiling_usd)} (budget ceiling: no finished session of their"
+            " variants to predict from)"
+        )
+    hours = f"≈ {units.number(f.hours)} h of sessions" if f.hours is not None else "time unknown"
+    lines = [f"Forecast: {sessions}, {cost}; {hours} (their timeboxes allow"
+             f" {units.number(f.hours_ceiling)} h)."]  # fmt: skip
+    for e in f.experiments:
+        if e.mde_success_rate is None or e.mde_with_more_task_cards is None:
+            continue
+        lines.append(
+            f"{e.experiment}: {e.task_cards} task card(s) x {e.replicates} replicate(s) can tell"
+            f" apart success-rate differences ≥ {_points(e.mde_success_rate)};"
+            f" {e.more_task_cards} more task cards would bring that to"
+            f" {_points(e.mde_with_more_task_cards)}."
+        )
+    return lines
+
+
+def _basis(same_task: int, same_variant: int) -> str:
+    parts = []
+    if same_task:
+        parts.append(f"{same_task} from finished sessions of the same variant and task card")
+    if same_variant:
+        parts.append(f"{same_variant} from the variant's sessions on other task cards")
+    return "; ".join(parts)
+
+
+def _points(value: float) -> str:
+    return f"{value * 100:.0f} points"
 
 
 def _title(action: Action) -> str:
@@ -109,6 +163,8 @@ def to_text(plan: Plan, console: Console) -> None:
     if plan.actions:
         console.print()
     console.print(f"[bold]{summary_line(plan)}[/bold]")
+    for line in forecast_lines(plan):
+        console.print(escape(line))
 
 
 def _cell(text: str) -> str:
@@ -118,6 +174,9 @@ def _cell(text: str) -> str:
 def to_markdown(plan: Plan) -> str:
     """Summary first, for a PR comment; details in a table reviewers can scan."""
     lines = [f"**{summary_line(plan)}**", ""]
+    forecast = forecast_lines(plan)
+    if forecast:
+        lines += [*forecast[:1], *(f"- {line}" for line in forecast[1:]), ""]
     desired = plan.desired
     if desired.manifest_commit:
         dirty = " (with uncommitted changes)" if desired.manifest_dirty else ""

@@ -83,3 +83,13 @@ RETURNING id
 -- name: state.log_finish
 UPDATE apply_log SET finished_at = now(), status = %(status)s, error = %(error)s
 WHERE id = %(id)s
+
+-- name: state.session_history
+-- What finished sessions cost and took, per variant x task card, for a plan's forecast of the
+-- sessions it opens (one query, whatever their number).
+SELECT variant, task_card, count(*) AS sessions, avg(cost_usd) AS mean_cost,
+    min(cost_usd) AS min_cost, max(cost_usd) AS max_cost, avg(duration_s) AS mean_duration_s
+FROM session_rollups
+WHERE status = 'finalized'
+GROUP BY variant, task_card
+ORDER BY variant, task_card

@@ -1,0 +1,139 @@
+"""What the sessions a plan opens will cost and take, and what they will be able to tell apart.
+
+Cost: each session is predicted from finished sessions of the same variant on the same task
+card, else of the same variant on any task card; with no history at all, only the budget
+ceiling (sessions x the experiment's budget per session) bounds it, and the forecast says so.
+What the grid can tell apart: the minimum detectable success-rate difference of a paired
+comparison of the experiment's task cards and replicates (docs/statistics.md), assuming nothing
+of the tasks' rates (p = 1/2, the worst case).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from benchctl.db.connection import Connection
+from benchctl.db.queries import query
+from benchctl.manifests.models.common import duration_seconds
+from benchctl.reconcile.desired import DesiredState
+from benchctl.report.taskstats import design_mde
+
+# What a plan suggests adding to a design, to show how the detectable difference shrinks.
+MORE_TASKS = 30
+
+
+class ExperimentForecast(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    experiment: str
+    task_cards: int
+    replicates: int
+    mde_success_rate: float | None
+    mde_with_more_task_cards: float | None
+    more_task_cards: int = MORE_TASKS
+
+
+class Forecast(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    sessions: int
+    cost_usd: float | None
+    cost_low_usd: float | None
+    cost_high_usd: float | None
+    ceiling_usd: float
+    # How many sessions each kind of history predicted: same variant x task card, same
+    # variant, none (bounded by the budget ceiling only).
+    from_same_task: int
+    from_same_variant: int
+    without_history: int
+    hours: float | None
+    hours_ceiling: float
+    experiments: list[ExperimentForecast]
+
+
+def _history(conn: Connection) -> dict[tuple[str, str], dict[str, Any]]:
+    rows = conn.execute(query("state.session_history")).fetchall()
+    return {(r["variant"], r["task_card"]): r for r in rows}
+
+
+def _pooled(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    n = sum(r["sessions"] for r in rows)
+    durations = [r for r in rows if r["mean_duration_s"] is not None]
+    weight = sum(r["sessions"] for r in durations)
+    return {
+        "sessions": n,
+        "mean_cost": sum(r["mean_cost"] * r["sessions"] for r in rows) / n,
+        "min_cost": min(r["min_cost"] for r in rows),
+        "max_cost": max(r["max_cost"] for r in rows),
+        "mean_duration_s": (
+            sum(r["mean_duration_s"] * r["sessions"] for r in durations) / weight
+            if weight
+            else None
+        ),
+    }
+
+
+def forecast(conn: Connection, desired: DesiredState, opening: set[str]) -> Forecast | None:
+    """The forecast for the sessions with ids ``opening``; None when there are none."""
+    sessions = [s for s in desired.sessions if s.id in opening]
+    if not sessions:
+        return None
+    history = _history(conn)
+    by_variant: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for (variant, _), row in history.items():
+        by_variant[variant].append(row)
+    cost = low = high = hours = 0.0
+    ceiling = hours_ceiling = 0.0
+    same_task = same_variant = without = 0
+    for s in sessions:
+        experiment = desired.get("Experiment", s.experiment).document["spec"]
+        budget = float(experiment.get("session_policy", {}).get("budget_usd", 5.0))
+        card = desired.get("TaskCard", s.task_card).document["spec"]
+        timebox = duration_seconds(card["timebox"]) / 3600
+        ceiling += budget
+        hours_ceiling += timebox
+        found = history.get((s.variant, s.task_card))
+        if found is not None:
+            same_task += 1
+        elif by_variant.get(s.variant):
+            found = _pooled(by_variant[s.variant])
+            same_variant += 1
+        else:
+            without += 1
+            high += budget
+            hours += timebox
+            continue
+        cost += found["mean_cost"]
+        low += found["min_cost"]
+        high += min(found["max_cost"], budget)
+        hours += (found["mean_duration_s"] or timebox * 3600) / 3600
+    predicted = same_task + same_variant
+    experiments = []
+    for name in sorted({s.experiment for s in sessions}):
+        spec = desired.get("Experiment", name).document["spec"]
+        tasks, replicates = len(spec["task_cards"]), int(spec.get("replicates", 1))
+        experiments.append(
+            ExperimentForecast(
+                experiment=name,
+                task_cards=tasks,
+                replicates=replicates,
+                mde_success_rate=design_mde([], replicates, tasks),
+                mde_with_more_task_cards=design_mde([], replicates, tasks + MORE_TASKS),
+            )
+        )
+    return Forecast(
+        sessions=len(sessions),
+        cost_usd=cost if predicted and not without else None,
+        cost_low_usd=low if predicted else None,
+        cost_high_usd=high if predicted else None,
+        ceiling_usd=ceiling,
+        from_same_task=same_task,
+        from_same_variant=same_variant,
+        without_history=without,
+        hours=hours if predicted and not without else None,
+        hours_ceiling=hours_ceiling,
+        experiments=experiments,
+    )

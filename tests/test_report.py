@@ -304,3 +304,48 @@ def test_cli_all_with_no_experiments(run_cli, database_url, tmp_path):
     )
     assert result.exit_code == 0
     assert "No experiment in the benchmark database yet" in result.output
+
+
+def test_task_card_is_the_unit_with_pass_k_flips_and_design(truth_db):
+    report = _report(truth_db)
+    a, b = report.variants
+    # 40 task cards x 10 attempts: the mean of per-task rates is the true share exactly.
+    assert a.task_level.tasks == 40 and a.task_level.success_rate == pytest.approx(0.9)
+    assert a.task_level.success_interval.low < 0.9 < a.task_level.success_interval.high
+    assert a.task_level.success_se is not None and 0 < a.task_level.success_se < 0.05
+    assert [p.k for p in b.task_level.pass_k] == list(range(1, 11))
+    assert b.task_level.pass_k[0].pass_at_k == pytest.approx(0.8)
+    assert b.task_level.pass_k[0].pass_hat_k == pytest.approx(0.8)
+    # More attempts: pass@k rises, pass^k falls.
+    assert b.task_level.pass_k[-1].pass_at_k > 0.95 > 0.2 > b.task_level.pass_k[-1].pass_hat_k
+
+    success = _comparison(report, "b-slow", "success_rate")
+    assert success.tasks == 40 and success.method == "paired cluster bootstrap"
+    assert success.significant and success.p_value < 0.05
+    assert success.baseline_only and success.mde is not None and 0 < success.mde < 0.15
+    assert report.design.tasks == 40 and report.design.mde_success_rate is not None
+
+    readme = markdown_of(report)
+    assert "## Paired by task card" in readme and "## pass@k and pass^k" in readme
+    assert "| b-slow | 40 |" in readme
+    assert "this design can tell apart success-rate differences of about" in readme
+    for anchor in ("#paired-cluster-bootstrap", "#holms-correction", "#minimum-detectable-effect"):
+        assert f"]({anchor})" in readme
+        heading = anchor.removeprefix("#").replace("-", " ")
+        assert heading.replace("holms", "holm's") in readme.lower()
+
+
+def test_holm_needs_every_comparison_to_clear_its_corrected_threshold(database_url):
+    """Three variants, each as slow as the baseline but for one slightly slower: alone its
+    difference would pass at 5%; the verdicts never contradict the corrected tests."""
+    truths = [Truth("base", sessions=60)] + [
+        Truth(f"v{i}", sessions=60, latency_ms=1000.0 * (1.0 + 0.02 * i)) for i in range(3)
+    ]
+    exp = Experiment(variants=truths, task_cards=tuple(f"t{i}" for i in range(20)))
+    seed(database_url, exp)
+    report = _report(database_url)
+    for variant in report.variants[1:]:
+        for c in variant.comparisons:
+            assert (c.verdict in ("better", "worse")) == c.significant
+            if c.significant:
+                assert c.interval.low > 0 or c.interval.high < 0

@@ -252,7 +252,11 @@ def _task_level(unit_rows: Sequence[Row], label: str) -> TaskLevel:
 
 
 def _summary(
-    spec: MetricSpec, base_label: str, base_has_data: bool, comparisons: Sequence[Comparison]
+    spec: MetricSpec,
+    base_label: str,
+    base_has_data: bool,
+    comparisons: Sequence[Comparison],
+    design: Design,
 ) -> MetricSummary:
     sign = 1 if spec.better == "higher" else -1
 
@@ -288,7 +292,14 @@ def _summary(
     worse = [c.variant for c in judged if c.verdict == "worse"]
     if worse:
         return summary("baseline", base_label, note="worse: " + ", ".join(worse))
-    return summary("no_difference", note="no interval excludes zero")
+    note = "no difference survives Holm's correction"
+    if spec.metric == "success_rate" and design.mde_success_rate is not None:
+        # "No difference" from a small benchmark means "too small to tell", not "the same".
+        note += (
+            f"; this design detects differences of about {units.points(design.mde_success_rate)}"
+            " or more"
+        ).replace("+", "")
+    return summary("no_difference", note=note)
 
 
 def _caveats(data: ReportData, variants: Sequence[VariantReport], base_label: str) -> list[str]:
@@ -456,12 +467,13 @@ def build(data: ReportData) -> Report:
             )
         )
 
+    design = _design(exp.task_cards, exp.replicates, sessions[baseline] if baseline else [])
     summary = []
     for spec in METRICS:
         of_metric = [c for unit in order for c in comparisons[unit] if c.metric == spec.metric]
         base_attempts = _attempts(spec, sessions[baseline] if baseline else [])
         base_has = _statistic(spec)(list(base_attempts.values())) is not None
-        summary.append(_summary(spec, base_label, base_has, of_metric))
+        summary.append(_summary(spec, base_label, base_has, of_metric, design))
 
     cards = {name: i for i, name in enumerate(exp.task_cards)}
     rank = {unit: i for i, unit in enumerate(order)}
@@ -504,7 +516,7 @@ def build(data: ReportData) -> Report:
         variants=variants,
         tasks=tasks,
         charts=[],
-        design=_design(exp.task_cards, exp.replicates, sessions[baseline] if baseline else []),
+        design=design,
         methods=Methods(
             confidence=stats.CONFIDENCE,
             bootstrap_resamples=stats.RESAMPLES,

@@ -89,8 +89,9 @@ class MetricSummary(_Model):
     outcome: Literal["winner", "baseline", "no_difference", "not_enough_data", "no_baseline"] = (
         Field(
             description="winner: a variant beats the baseline; baseline: none beats it and"
-            " some are worse; no_difference: no interval excludes zero; not_enough_data: no"
-            " comparison has enough sessions; no_baseline: the baseline has no figure."
+            " some are worse; no_difference: no difference survives Holm's correction;"
+            " not_enough_data: no comparison has enough task cards in common; no_baseline: the"
+            " baseline has no figure."
         )
     )
     winner: str | None = Field(description="The best variant's label (winner or baseline).")

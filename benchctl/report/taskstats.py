@@ -28,6 +28,7 @@ from typing import Literal, TypeVar
 from benchctl.report.stats import CONFIDENCE, RESAMPLES, Interval, mean, percentile, seed
 
 A = TypeVar("A")
+T = TypeVar("T")
 # Per task card, its attempts (each attempt whatever a metric needs of a session).
 Tasks = Mapping[str, Sequence[A]]
 ALPHA = 1 - CONFIDENCE
@@ -67,16 +68,29 @@ def cluster_interval(
     clusters = [list(v) for _, v in sorted(tasks.items()) if v]
     if len(clusters) < MIN_TASKS:
         return None
-    rng = random.Random(seed("cluster", *key))  # noqa: S311 - statistics, not secrets
+    values = _resampled(clusters, statistic, ("cluster", *key), resamples)
+    if values is None:
+        return None
+    return Interval(percentile(values, ALPHA / 2), percentile(values, 1 - ALPHA / 2))
+
+
+def _resampled(
+    units: Sequence[T],
+    statistic: Callable[[Sequence[T]], float | None],
+    key: tuple[str, ...],
+    resamples: int,
+) -> list[float] | None:
+    """``statistic`` of ``resamples`` draws of ``units`` with replacement, sorted; None when
+    more resamples than the interval's tails leave it undefined."""
+    rng = random.Random(seed(*key))  # noqa: S311 - statistics, not secrets
     values = []
     for _ in range(resamples):
-        value = statistic(rng.choices(clusters, k=len(clusters)))
+        value = statistic(rng.choices(units, k=len(units)))
         if value is not None:
             values.append(value)
     if len(values) < resamples * CONFIDENCE:
         return None
-    values.sort()
-    return Interval(percentile(values, ALPHA / 2), percentile(values, 1 - ALPHA / 2))
+    return sorted(values)
 
 
 @dataclass(frozen=True)
@@ -122,15 +136,9 @@ def paired(
     estimate = delta(pairs) if pairs else None
     if len(pairs) < MIN_TASKS or estimate is None:
         return Paired(len(pairs), estimate, None, None, None, [], [], None)
-    rng = random.Random(seed("paired", *key))  # noqa: S311 - statistics, not secrets
-    values = []
-    for _ in range(resamples):
-        value = delta(rng.choices(pairs, k=len(pairs)))
-        if value is not None:
-            values.append(value)
-    if len(values) < resamples * CONFIDENCE:
+    values = _resampled(pairs, delta, ("paired", *key), resamples)
+    if values is None:
         return Paired(len(pairs), estimate, None, None, None, [], [], None)
-    values.sort()
     interval = Interval(percentile(values, ALPHA / 2), percentile(values, 1 - ALPHA / 2))
     below = sum(1 for x in values if x <= 0) / len(values)
     above = sum(1 for x in values if x >= 0) / len(values)

@@ -18,6 +18,8 @@ import pytest
 from psycopg.rows import dict_row
 
 from benchctl.db.queries import query
+from benchctl.manifests.loader import load_valid_repository
+from benchctl.manifests.models.provider import cost
 from benchctl.reconcile.desired import session_id
 from benchctl.tasks.files import tree_hash
 
@@ -289,8 +291,8 @@ def _cost(database_url: str, sid: str, usd: float) -> None:
         conn.execute(
             "INSERT INTO requests (request_id, session_id, experiment, variant, variant_version,"
             " task_card, task_card_version, key_hash, started_at, ended_at, ttft_quality, status,"
-            " cost_usd) VALUES (%s, %s, %s, %s, 1, %s, 1, 'h', now(), now(), 'missing',"
-            " 'success', %s)",
+            " cost_usd, prompt_tokens, completion_tokens) VALUES (%s, %s, %s, %s, 1, %s, 1, 'h',"
+            " now(), now(), 'missing', 'success', %s, 10000, 2000)",
             (f"req-{sid}", sid, EXPERIMENT, VARIANT, TASK, usd),
         )
 
@@ -340,3 +342,14 @@ def test_plan_forecasts_cost_and_what_the_grid_can_tell_apart(run_cli, applied, 
     assert forecast["hours"] == pytest.approx(0.5, abs=0.01)
     markdown = run_cli("plan", "--root", str(applied), "--markdown", env=env).stdout
     assert "Forecast: 1 session, ≈ $0.300 ($0.200 to $0.400, 1 from finished sessions" in markdown
+
+    # A variant without sessions of its own: the task card's tokens, at its model's prices.
+    other = run_cli("session", "add", EXPERIMENT, "sdk-sim-balanced", TASK, "--root", str(applied))
+    assert other.exit_code == 0, other.output
+    forecast = json.loads(run_cli("plan", "--root", str(applied), "--json", env=env).stdout)[
+        "forecast"
+    ]
+    assert (forecast["sessions"], forecast["from_tokens_at_prices"]) == (2, 1)
+    prices = load_valid_repository(applied).providers["sim"].model.spec.models["sim-balanced"]
+    expected = cost(prices.prices, 10000, 2000, 0, 0)
+    assert forecast["cost_usd"] == pytest.approx(0.3 + expected)

@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 
 from benchctl.collect.context import CapturePolicy, Context, SessionRef
 from benchctl.collect.spend_row import SpendRow
-from benchctl.manifests.models.provider import Prices
+from benchctl.manifests.models.provider import cost
 from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
 
 NOT_BENCHCTL = "not a benchctl key"
@@ -193,22 +193,6 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
     )
     policy = ctx.capture.get(session.experiment)
     return Normalized(request, None if policy is None else content(row, session, policy))
-
-
-def cost(prices: Prices, prompt: int, completion: int, cached_read: int, cache_write: int) -> float:
-    """USD at the provider manifest's per-million prices. Prompt tokens include those read from
-    and written to cache (LiteLLM's usage object counts them in); cache prices default to the
-    input price when the provider has none."""
-    uncached = max(prompt - cached_read - cache_write, 0)
-    read_price = prices.input if prices.cache_read is None else prices.cache_read
-    write_price = prices.input if prices.cache_write is None else prices.cache_write
-    micro = (
-        uncached * prices.input
-        + cached_read * read_price
-        + cache_write * write_price
-        + completion * prices.output
-    )
-    return micro / 1_000_000
 
 
 def tag_mismatch(tags: list[str] | None, session: SessionRef) -> bool:

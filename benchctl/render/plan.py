@@ -44,7 +44,7 @@ def forecast_lines(plan: Plan) -> list[str]:
         return []
     sessions = f"{f.sessions} session{'s' if f.sessions != 1 else ''}"
     if f.cost_usd is not None and f.cost_low_usd is not None and f.cost_high_usd is not None:
-        basis = _basis(f.from_same_task, f.from_same_variant)
+        basis = _basis(f.from_same_task, f.from_same_variant, f.from_tokens_at_prices)
         cost = (
             f"≈ {units.usd(f.cost_usd)} ({units.usd(f.cost_low_usd)} to"
             f" {units.usd(f.cost_high_usd)}, {basis}), at most {units.usd(f.ceiling_usd)}"
@@ -54,7 +54,7 @@ def forecast_lines(plan: Plan) -> list[str]:
         cost = (
             f"at most {units.usd(f.ceiling_usd)} (budget ceiling); {f.without_history} with no"
             f" finished session of their variant to predict from, the rest"
-            f" {_basis(f.from_same_task, f.from_same_variant)}"
+            f" {_basis(f.from_same_task, f.from_same_variant, f.from_tokens_at_prices)}"
         )
     else:
         cost = (
@@ -76,12 +76,14 @@ def forecast_lines(plan: Plan) -> list[str]:
     return lines
 
 
-def _basis(same_task: int, same_variant: int) -> str:
+def _basis(same_task: int, same_variant: int, tokens: int) -> str:
     parts = []
     if same_task:
         parts.append(f"{same_task} from finished sessions of the same variant and task card")
     if same_variant:
         parts.append(f"{same_variant} from the variant's sessions on other task cards")
+    if tokens:
+        parts.append(f"{tokens} from other variants' tokens on the task card at its prices")
     return "; ".join(parts)
 
 

@@ -88,7 +88,9 @@ WHERE id = %(id)s
 -- What finished sessions cost and took, per variant x task card, for a plan's forecast of the
 -- sessions it opens (one query, whatever their number).
 SELECT variant, task_card, count(*) AS sessions, avg(cost_usd) AS mean_cost,
-    min(cost_usd) AS min_cost, max(cost_usd) AS max_cost, avg(duration_s) AS mean_duration_s
+    min(cost_usd) AS min_cost, max(cost_usd) AS max_cost, avg(duration_s) AS mean_duration_s,
+    avg(prompt_tokens) AS prompt_tokens, avg(completion_tokens) AS completion_tokens,
+    avg(cached_read_tokens) AS cached_read_tokens, avg(cache_write_tokens) AS cache_write_tokens
 FROM session_rollups
 WHERE status = 'finalized'
 GROUP BY variant, task_card

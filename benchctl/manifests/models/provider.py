@@ -185,3 +185,19 @@ class Provider(Envelope):
     spec: ProviderSpec = Field(
         description="The provider's route, endpoint, key env var and models."
     )
+
+
+def cost(prices: Prices, prompt: int, completion: int, cached_read: int, cache_write: int) -> float:
+    """USD at the provider manifest's per-million prices. Prompt tokens include those read from
+    and written to cache (LiteLLM's usage object counts them in); cache prices default to the
+    input price when the provider has none."""
+    uncached = max(prompt - cached_read - cache_write, 0)
+    read_price = prices.input if prices.cache_read is None else prices.cache_read
+    write_price = prices.input if prices.cache_write is None else prices.cache_write
+    micro = (
+        uncached * prices.input
+        + cached_read * read_price
+        + cache_write * write_price
+        + completion * prices.output
+    )
+    return micro / 1_000_000

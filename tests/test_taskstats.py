@@ -139,3 +139,15 @@ def test_design_mde_matches_statsmodels_power():
     assert ts.design_mde(observed, attempts=3, tasks=40) == pytest.approx(d * sd, rel=1e-5)
     # More task cards, smaller detectable difference; nothing observed assumes p = 1/2.
     assert ts.design_mde([], attempts=1, tasks=100) < ts.design_mde([], attempts=1, tasks=25)
+
+
+@pytest.mark.parametrize(("successes", "n"), [(0, 5), (3, 10), (81, 263), (20, 20), (1, 1)])
+def test_wilson_matches_statsmodels(successes, n):
+    from statsmodels.stats.proportion import proportion_confint
+
+    from benchctl.report import stats
+
+    low, high = proportion_confint(successes, n, alpha=0.05, method="wilson")
+    found = stats.wilson(successes, n)
+    assert found is not None
+    assert (found.low, found.high) == pytest.approx((low, high), abs=1e-9)

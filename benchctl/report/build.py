@@ -224,6 +224,9 @@ def _task_level(unit_rows: Sequence[Row], label: str) -> TaskLevel:
     outcomes = _outcomes(unit_rows)
     rewards = _by_task(unit_rows, lambda r: r["reward"] if r["outcome"] else None)
     costs = _costs(unit_rows)
+    latency = _by_task(unit_rows, lambda r: r["latency_p50_ms"])
+    ttft = _by_task(unit_rows, lambda r: r["ttft_p50_ms"])
+    throughput = _by_task(unit_rows, lambda r: r["tokens_per_s_p50"])
     per_task = [taskstats.task_rate(a) for a in outcomes.values()]
 
     def interval(found: stats.Interval | None) -> Interval | None:
@@ -243,6 +246,16 @@ def _task_level(unit_rows: Sequence[Row], label: str) -> TaskLevel:
         cost_per_success_usd=_cost_per_success(list(costs.values())),
         cost_per_success_interval=interval(
             taskstats.cluster_interval(costs, _cost_per_success, ("cost", label))
+        ),
+        latency_ms=_median_of_tasks(list(latency.values())),
+        latency_interval=interval(
+            taskstats.cluster_interval(latency, _median_of_tasks, ("latency", label))
+        ),
+        ttft_ms=_median_of_tasks(list(ttft.values())),
+        ttft_interval=interval(taskstats.cluster_interval(ttft, _median_of_tasks, ("ttft", label))),
+        tokens_per_s=_median_of_tasks(list(throughput.values())),
+        tokens_per_s_interval=interval(
+            taskstats.cluster_interval(throughput, _median_of_tasks, ("tokens", label))
         ),
         pass_k=[
             PassK(k=k, pass_at_k=at, pass_hat_k=hat)

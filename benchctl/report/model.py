@@ -167,6 +167,14 @@ class TaskLevel(_Model):
         description="What its counted sessions cost over their successes."
     )
     cost_per_success_interval: Interval | None = Field(description="Cluster bootstrap, 95%.")
+    latency_ms: float | None = Field(
+        description="Mean over task cards of the median of their sessions' median call latency."
+    )
+    latency_interval: Interval | None
+    ttft_ms: float | None = Field(description="The same, for measured TTFT.")
+    ttft_interval: Interval | None
+    tokens_per_s: float | None = Field(description="The same, for output tokens/s.")
+    tokens_per_s_interval: Interval | None
     pass_k: list[PassK] = Field(description="For k up to the fewest attempts of a task.")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
@@ -100,5 +101,7 @@ def apply(
             f"\nSession {escape(printable(opened.label))} is open (id {opened.session_id})."
             f"\n  Its env file holds the session key (mode 0600): {opened.env_file}"
             f"\n  Start the harness in the task's checkout:"
-            f"\n    source {opened.env_file} && {escape(printable(opened.command))}"
+            # Absolute: the command runs in the task's checkout, not in this repository.
+            f"\n    source {escape(shlex.quote(str(opened.env_file.absolute())))}"
+            f" && {escape(printable(opened.command))}"
         )

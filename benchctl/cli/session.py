@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shlex
 import sys
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -111,7 +112,7 @@ def rotate(session_id: SessionId, root: Root = Path(), lock_timeout: LockTimeout
     )
     typer.echo(
         f"Session {done.session_id} has a new key. Load it in the harness's shell:\n"
-        f"  source {done.issued.env_file} && {done.issued.command}"
+        f"  source {shlex.quote(str(done.issued.env_file.absolute()))} && {done.issued.command}"
     )
 
 

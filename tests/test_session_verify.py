@@ -192,10 +192,14 @@ def test_a_verifier_error_is_unscored(run_cli, applied, env, database_url, tmp_p
 def _end(database_url: str, sid: str, outcome: str, source: str) -> None:
     """What apply does to finalize a session (its named queries), minus the proxy's key."""
     with psycopg.connect(database_url) as conn:
+        latest = conn.execute(
+            "SELECT max(id) FROM verifications WHERE session_id = %s AND status = 'scored'",
+            (sid,),
+        ).fetchone()[0]
         conn.execute(
             query("sessions.mark_ending"),
             {"id": sid, "status": "finalizing", "outcome": outcome, "source": source,
-             "notes": None},
+             "notes": None, "verification_id": latest if source == "verified" else None},
         )  # fmt: skip
         conn.execute(query("sessions.mark_ended"), {"id": sid, "status": "finalized"})
 
@@ -353,3 +357,39 @@ def test_plan_forecasts_cost_and_what_the_grid_can_tell_apart(run_cli, applied, 
     prices = load_valid_repository(applied).providers["sim"].model.spec.models["sim-balanced"]
     expected = cost(prices.prices, 10000, 2000, 0, 0)
     assert forecast["cost_usd"] == pytest.approx(0.3 + expected)
+
+
+def test_a_later_verification_never_rewrites_a_finished_session(
+    run_cli, applied, env, database_url, tmp_path
+):
+    """Verified success, then a new `session verify` that fails and a notes edit: the session
+    keeps the verification its outcome came from."""
+    sid = _open_session(run_cli, applied, env, database_url, 1)
+    solved = _workspace(applied, tmp_path / "solved", solved=True)
+    args = ("--root", str(applied))
+    assert run_cli("session", "verify", sid[:8], "--workspace", str(solved), *args, env=env)
+    assert run_cli("session", "finalize", sid[:8], *args, env=env).exit_code == 0
+    _end(database_url, sid, "success", "verified")
+    (first,) = _verifications(database_url, sid)
+
+    untouched = _workspace(applied, tmp_path / "untouched", solved=False)
+    again = run_cli("session", "verify", sid[:8], "--workspace", str(untouched), *args, env=env)
+    assert again.exit_code == 0 and "failure" in again.output
+    experiment = applied / "experiments" / "demo.yaml"
+    experiment.write_text(
+        experiment.read_text().replace("outcome_source: verified", "outcome_source: verified\n"
+                                       "      notes: looked fine")
+    )  # fmt: skip
+    plan = json.loads(run_cli("plan", *args, "--json", env=env).stdout)
+    (edit,) = [a for a in plan["actions"] if a["action"] == "update_session"]
+    assert edit["changes"] == ["notes"] and edit["verification_id"] is None
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            query("sessions.update_record"),
+            {"id": sid, "outcome": "success", "source": "verified", "notes": "looked fine",
+             "verification_id": edit["verification_id"]},
+        )  # fmt: skip
+        row = conn.execute(
+            "SELECT reward, verification_id FROM sessions WHERE id = %s", (sid,)
+        ).fetchone()
+    assert row == (1.0, first["id"])

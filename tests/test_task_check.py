@@ -710,4 +710,49 @@ def test_changed_since_checks_only_what_a_change_touched(run_cli, tmp_path: Path
     assert code_and.exit_code == 1 and "already solved" in " ".join(checked["c"]["problems"])
 
     bad = run_cli("task", "check", "--changed-since", "no-such-rev", "--root", str(tmp_path))
-    assert bad.exit_code == 2 and "git diff --name-only failed" in bad.output
+    assert bad.exit_code == 2 and "git diff failed" in bad.output and "bad revision" in bad.output
+
+
+def test_a_step_that_leaves_a_daemon_behind_still_returns(tmp_path: Path):
+    """Without the sandbox, a descendant that left the process group (setsid) survives the
+    kill and holds the output pipe open: the step must still end, with its log."""
+    from benchctl.tasks.process import run_step, step_env
+
+    marker = f"benchctl-daemon-{tmp_path.name}"
+    script = f"setsid bash -c 'while :; do echo {marker}; sleep 1; done' & sleep 0.3; echo started"
+    started = time.monotonic()
+    try:
+        done = run_step(
+            ["bash", "-c", script], cwd=tmp_path, env=step_env(tmp_path, {}), timeout=20,
+            sandbox=False,
+        )  # fmt: skip
+    finally:
+        subprocess.run(["pkill", "-f", marker], check=False)
+    assert time.monotonic() - started < 10
+    assert done.exit_code == 0 and "started" in done.log
+
+
+def test_a_hidden_folder_inside_the_workspace_stays_hidden(tmp_path: Path):
+    require_bwrap()
+    from benchctl.tasks.process import run_step, step_env
+
+    workspace = tmp_path / "ws"
+    (workspace / ".benchctl").mkdir(parents=True)
+    (workspace / ".benchctl" / "session.env").write_text("SECRET-VALUE\n")
+    done = run_step(
+        ["bash", "-c", "cat .benchctl/session.env; echo listing: $(ls -A .benchctl); echo end"],
+        cwd=workspace, env=step_env(tmp_path, {}), timeout=20, sandbox=True,
+        hidden=[workspace / ".benchctl"],
+    )  # fmt: skip
+    assert "end" in done.log and "SECRET-VALUE" not in done.log
+    assert "No such file or directory" in done.log and "listing:\n" in done.log
+
+
+def test_exit_127_with_a_reward_file_is_scored(tmp_path: Path):
+    """127 means "the verifier never ran" only when it left no reward of its own."""
+    write_task(
+        tmp_path,
+        verify_run='echo 0.5 > "$BENCHCTL_VERIFIER_DIR/reward.txt"; exit 127',
+    )
+    found = verify(load_task(tmp_path), tmp_path / "tasks" / "t" / "workspace", sandbox=False)
+    assert (found.status, found.reward, found.outcome) == ("scored", 0.5, "partial")

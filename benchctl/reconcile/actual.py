@@ -53,6 +53,7 @@ class ActualSession:
     ended_at: datetime | None
     verified_outcome: str | None = None
     verified_reward: float | None = None
+    verified_id: int | None = None
 
     @property
     def live(self) -> bool:

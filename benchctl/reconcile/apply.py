@@ -181,6 +181,7 @@ class Applier:
                     "outcome": entry.outcome,
                     "source": entry.source,
                     "notes": entry.notes,
+                    "verification_id": action.verification_id,
                 },
             )
         elif action.action == "delete_key":
@@ -284,6 +285,7 @@ class Applier:
                 "outcome": entry.outcome if entry and finalize else None,
                 "source": entry.source if entry and finalize else None,
                 "notes": entry.notes if entry else None,
+                "verification_id": action.verification_id,
             },
         )
         failpoints.reached("end.marked")

@@ -139,8 +139,9 @@ def forecast(conn: Connection, desired: DesiredState, opening: set[str]) -> Fore
             high += budget
             hours += timebox
             continue
-        cost += found["mean_cost"]
-        low += found["min_cost"]
+        # The key's budget stops a session at it, whatever the history says.
+        cost += min(found["mean_cost"], budget)
+        low += min(found["min_cost"], budget)
         high += min(found["max_cost"], budget)
         hours += (found["mean_duration_s"] or timebox * 3600) / 3600
     predicted = same_task + same_variant + tokens

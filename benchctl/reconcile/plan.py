@@ -72,6 +72,8 @@ class Action(BaseModel):
     task_card_version: int | None = None
     key_alias: str | None = None
     key_token: str | None = None
+    # A verified outcome: the verification the plan checked it against.
+    verification_id: int | None = None
     resume: bool = False
     # What a reviewer must not miss: a credential going to a new host (docs/security.md).
     sensitive: list[str] = Field(default_factory=list)
@@ -439,8 +441,12 @@ def _session_action(
     # An apply stopped half-way: finish what it started, whatever the entry says now.
     if have.status == "opening" and entry.status == "open":
         return _open(entry, versions, lineage, resume=True)
+    verified = have.verified_id if entry.source == "verified" else None
     if have.status == "finalizing":
-        return _for(entry, lineage, "finalize", f"resuming: outcome {have.outcome}", resume=True)
+        return _for(
+            entry, lineage, "finalize", f"resuming: outcome {have.outcome}", resume=True,
+            verification_id=verified,
+        )  # fmt: skip
     if have.status == "aborting":
         return _for(entry, lineage, "abort", "resuming an interrupted abort", resume=True)
     if have.status in ("finalized", "aborted"):
@@ -454,12 +460,17 @@ def _session_action(
         if have.status == "finalized" and entry.source != (have.outcome_source or None):
             changed.append("outcome_source")
         if changed:
+            rechecked = entry.source == "verified" and {"outcome", "outcome_source"} & set(changed)
             return _for(
-                entry, lineage, "update_session", "edited after the session ended", changes=changed
-            )
+                entry, lineage, "update_session", "edited after the session ended",
+                changes=changed, verification_id=have.verified_id if rechecked else None,
+            )  # fmt: skip
         return None
     if entry.status == "finalized":
-        return _for(entry, lineage, "finalize", f"outcome {entry.outcome} ({entry.source})")
+        return _for(
+            entry, lineage, "finalize", f"outcome {entry.outcome} ({entry.source})",
+            verification_id=verified,
+        )  # fmt: skip
     if entry.status == "aborted":
         return _for(entry, lineage, "abort", "entry marked aborted")
     if have.status == "opening":  # the entry no longer wants it open: undo the half-open

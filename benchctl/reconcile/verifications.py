@@ -23,7 +23,7 @@ from benchctl.errors import TaskError, UsageError
 from benchctl.manifests.models import TaskCard
 from benchctl.reconcile.provenance import operator
 from benchctl.reconcile.sessions import find
-from benchctl.settings import Settings
+from benchctl.settings import STATE_DIR, Settings
 from benchctl.tasks.files import tree_hash
 from benchctl.tasks.verify import Verification, verify
 from benchctl.tasks.workspace import Task
@@ -87,7 +87,11 @@ def verify_session(
         task = _task(settings.root, row, version)
         with tempfile.TemporaryDirectory(prefix="benchctl-session-verify-") as scratch:
             copy = Path(scratch) / "workspace"
-            shutil.copytree(workspace, copy, symlinks=True)
+            # Never benchctl's state (session env files hold raw keys), should the working copy
+            # hold a benchmark repository.
+            shutil.copytree(
+                workspace, copy, symlinks=True, ignore=shutil.ignore_patterns(STATE_DIR)
+            )
             found = verify(task, copy, sandbox=sandbox, hidden=hidden)
         record = conn.execute(
             query("sessions.record_verification"),

@@ -140,9 +140,10 @@ def paired(
     if values is None:
         return Paired(len(pairs), estimate, None, None, None, [], [], None)
     interval = Interval(percentile(values, ALPHA / 2), percentile(values, 1 - ALPHA / 2))
-    below = sum(1 for x in values if x <= 0) / len(values)
-    above = sum(1 for x in values if x >= 0) / len(values)
-    p_value = min(1.0, 2 * min(below, above))
+    below = sum(1 for x in values if x <= 0)
+    above = sum(1 for x in values if x >= 0)
+    # Never 0: with no resample past zero, the p-value is below 1 in the number of resamples.
+    p_value = min(1.0, 2 * max(min(below, above), 1) / len(values))
     return Paired(len(pairs), estimate, interval, p_value, "paired cluster bootstrap", [], [], None)
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from benchctl.errors import UsageError
 from benchctl.manifests.catalog import Repository
@@ -18,21 +18,21 @@ def _git(root: Path, *args: str) -> list[str]:
         raise UsageError(f"--changed-since needs git: {exc.strerror}.") from None
     if done.returncode != 0:
         raise UsageError(
-            f"git {' '.join(args[:2])} failed in {root}: {done.stderr.strip()[:300]}"
+            f"git {args[0]} failed in {root}: {done.stderr.strip()[:300]}"
             " (a pull request's checkout needs the base branch fetched: fetch-depth: 0)."
         )
-    return [line for line in done.stdout.splitlines() if line]
+    return [path for path in done.stdout.split("\0") if path]
 
 
 def changed_task_cards(repo: Repository, since: str) -> list[str]:
     """Task cards whose manifest, workspace, hidden tests or oracle differ from revision
     ``since``: committed, staged, unstaged or untracked."""
     root = repo.root
-    prefix = _git(root, "rev-parse", "--show-prefix")
+    prefix = [p.strip() for p in _git(root, "rev-parse", "--show-prefix")]
     changed = {
         path.removeprefix(prefix[0] if prefix else "")
-        for path in _git(root, "diff", "--name-only", "--relative", since, "--")
-        + _git(root, "ls-files", "--others", "--exclude-standard")
+        for path in _git(root, "diff", "-z", "--name-only", "--relative", since, "--")
+        + _git(root, "ls-files", "-z", "--others", "--exclude-standard")
     }
     found = []
     for name, loaded in sorted(repo.task_cards.items()):
@@ -42,7 +42,10 @@ def changed_task_cards(repo: Repository, since: str) -> list[str]:
             spec.workspace,
             spec.verify.tests if spec.verify else None,
             spec.oracle.patch if spec.oracle else None,
-            spec.oracle.script if spec.oracle else None,
+            # A script oracle runs with its whole folder (helpers beside solve.sh).
+            str(PurePosixPath(spec.oracle.script).parent)
+            if spec.oracle and spec.oracle.script
+            else None,
         ]
         folders = [p for p in own if p]
         if any(c == p or c.startswith(p + "/") for c in changed for p in folders):

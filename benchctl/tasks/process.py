@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -111,13 +112,14 @@ def _bwrap_argv(
     for prefix in dict.fromkeys([sys.prefix, sys.base_prefix]):
         if Path(prefix).is_relative_to("/tmp"):  # noqa: S108
             argv += ["--ro-bind", prefix, prefix]
-    for path in hidden:
-        if path.is_dir():
-            argv += ["--tmpfs", str(path)]
     for path in writable:
         argv += ["--bind", str(path), str(path)]
     for mount in mounts:
         argv += ["--bind" if mount.writable else "--ro-bind", str(mount.host), mount.inside]
+    # Last: a hidden folder inside a writable one must not come back with that one's bind.
+    for path in hidden:
+        if path.is_dir():
+            argv += ["--tmpfs", str(path)]
     argv += ["--unshare-pid", "--die-with-parent", "--new-session", "--chdir", str(cwd)]
     if not network:
         argv.append("--unshare-net")
@@ -125,17 +127,29 @@ def _bwrap_argv(
 
 
 class _Capped:
-    """Reads a pipe to its end, keeping its head and tail."""
+    """Reads a pipe until its end or until told to stop, keeping its head and tail.
+
+    Reads wait on select() with a short timeout rather than blocking: a descendant that left the
+    step's process group (setsid) may hold the pipe open for ever, and the reader must still
+    stop when the step is over.
+    """
 
     def __init__(self, stream: IO[bytes]) -> None:
         self.head = bytearray()
         self.tail = bytearray()
         self.dropped = 0
-        self._thread = threading.Thread(target=self._read, args=(stream,), daemon=True)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._read, args=(stream.fileno(),), daemon=True)
         self._thread.start()
 
-    def _read(self, stream: IO[bytes]) -> None:
-        while chunk := stream.read(8192):
+    def _read(self, fd: int) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.1)
+            if not ready:
+                continue
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                return
             room = LOG_HEAD - len(self.head)
             self.head += chunk[:room]
             self.tail += chunk[room:] if room > 0 else chunk
@@ -144,7 +158,11 @@ class _Capped:
                 del self.tail[: len(self.tail) - LOG_TAIL]
 
     def text(self, wait: float) -> str:
+        """The log, once the pipe ended or ``wait`` seconds passed (output still held open by
+        an escaped descendant is then left unread)."""
         self._thread.join(wait)
+        self._stop.set()
+        self._thread.join()
         head = self.head.decode("utf-8", "replace")
         tail = self.tail.decode("utf-8", "replace")
         if not self.dropped:
@@ -194,7 +212,7 @@ def run_step(
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.wait()
-    log = output.text(wait=5.0)
+    log = output.text(wait=2.0)
     process.stdout.close()
     return Finished(
         exit_code=None if timed_out else process.returncode,

@@ -104,13 +104,17 @@ def verify(
         reward = None
         if done.timed_out:
             error = f"the verifier ran past its timeout of {spec.timeout} and was killed"
-        elif done.exit_code in _NOT_RUN:
-            error = f"the verifier could not run (exit {done.exit_code}): see its log"
         else:
             try:
                 reward = read_reward(out, done.exit_code or 0)
             except TaskError as exc:
                 error = f"the verifier's reward file is not usable: {exc}"
+            # Without a reward file, the shell's "cannot execute" or "not found" means the
+            # verifier never ran. (A verifier that runs the agent's program should test for it
+            # and exit 1 when it is missing, or the attempt is unscored rather than failed.)
+            if reward is not None and reward.source == "exit-code" and done.exit_code in _NOT_RUN:
+                reward = None
+                error = f"the verifier could not run (exit {done.exit_code}): see its log"
         return Verification(
             status="error" if reward is None else "scored",
             reward=None if reward is None else reward.value,

@@ -15,15 +15,14 @@ UPDATE sessions SET status = 'open', key_hash = %(key_hash)s, key_expires_at = %
 WHERE id = %(id)s
 
 -- name: sessions.mark_ending
--- A verified outcome records the verification it came from: the latest scored one, which the
--- plan checked agrees with the entry.
+-- A verified outcome records the verification the plan checked it against (and no other: one
+-- made between plan and apply is not what was reviewed).
 UPDATE sessions SET status = %(status)s, outcome = coalesce(%(outcome)s, outcome),
     outcome_source = coalesce(%(source)s, outcome_source),
     (reward, verification_id) = (
         SELECT v.reward, v.id FROM verifications v
-        WHERE v.session_id = sessions.id AND v.status = 'scored'
-            AND coalesce(%(source)s, sessions.outcome_source) = 'verified'
-        ORDER BY v.id DESC LIMIT 1),
+        WHERE v.id = %(verification_id)s AND v.session_id = sessions.id
+            AND v.outcome = %(outcome)s),
     notes = coalesce(%(notes)s, notes), ended_at = coalesce(ended_at, now()), updated_at = now()
 WHERE id = %(id)s
 
@@ -31,11 +30,21 @@ WHERE id = %(id)s
 UPDATE sessions SET status = %(status)s, updated_at = now() WHERE id = %(id)s
 
 -- name: sessions.update_record
+-- An edit of a finished session's entry: a verified outcome keeps the verification it has
+-- unless the plan checked another (its outcome changed); a typed one has none.
 UPDATE sessions SET outcome = %(outcome)s, outcome_source = %(source)s, notes = %(notes)s,
-    (reward, verification_id) = (
-        SELECT v.reward, v.id FROM verifications v
-        WHERE v.session_id = sessions.id AND v.status = 'scored' AND %(source)s = 'verified'
-        ORDER BY v.id DESC LIMIT 1),
+    reward = CASE
+        WHEN %(source)s::text IS DISTINCT FROM 'verified' THEN NULL
+        WHEN %(verification_id)s::bigint IS NULL THEN reward
+        ELSE (SELECT v.reward FROM verifications v
+              WHERE v.id = %(verification_id)s AND v.session_id = sessions.id
+                  AND v.outcome = %(outcome)s) END,
+    verification_id = CASE
+        WHEN %(source)s::text IS DISTINCT FROM 'verified' THEN NULL
+        WHEN %(verification_id)s::bigint IS NULL THEN verification_id
+        ELSE (SELECT v.id FROM verifications v
+              WHERE v.id = %(verification_id)s AND v.session_id = sessions.id
+                  AND v.outcome = %(outcome)s) END,
     updated_at = now()
 WHERE id = %(id)s
 

@@ -47,10 +47,10 @@ ORDER BY l.kind, l.name
 SELECT s.id::text AS id, experiment, variant, variant_version, task_card, task_card_version,
     harness_profile, replicate, s.status, s.outcome, s.outcome_source, notes, key_alias,
     key_hash, key_expires_at, opened_at, ended_at, v.outcome AS verified_outcome,
-    v.reward AS verified_reward
+    v.reward AS verified_reward, v.id AS verified_id
 FROM sessions s
 LEFT JOIN LATERAL (
-    SELECT outcome, reward FROM verifications
+    SELECT id, outcome, reward FROM verifications
     WHERE session_id = s.id AND status = 'scored' ORDER BY id DESC LIMIT 1
 ) v ON true
 ORDER BY experiment, variant, task_card, replicate

@@ -236,3 +236,42 @@ def test_normalizing_twice_gives_the_same_row():
 def test_error_code_is_the_http_status(error, code):
     row = {**FAILURE, "metadata": {**FAILURE["metadata"], "error_information": error}}
     assert request(row).error_code == code
+
+
+def test_a_call_after_the_session_ended_is_not_the_sessions():
+    """A harness still calling with the revoked key of a finalized session: kept, counted
+    apart, never among the session's requests or errors."""
+    row = from_api(STREAMING)
+    ended = SessionRef(
+        **{
+            **SESSION.__dict__,
+            "status": "finalized",
+            "ended_at": row.started_at - timedelta(seconds=1),
+        }
+    )
+    result = normalize(row, context(by_hash={KEY_HASH: ended}, by_alias={ALIAS: ended}))
+    assert isinstance(result, Unattributed)
+    assert result.reason.startswith("made after its session ended") and "finalized" in result.reason
+    # Ended after the call started: the session's own.
+    later = SessionRef(**{**ended.__dict__, "ended_at": row.started_at + timedelta(seconds=1)})
+    assert isinstance(normalize(row, context(by_hash={KEY_HASH: later})), Normalized)
+
+
+def test_a_failed_call_without_usage_costs_nothing():
+    failed = {
+        **NON_STREAMING,
+        "status": "failure",
+        "prompt_tokens": 1200,
+        "completion_tokens": 0,
+        "metadata": {
+            **NON_STREAMING["metadata"],
+            "usage_object": {},
+            "error_information": {"error_class": "InternalServerError", "error_code": "500"},
+        },
+    }
+    r = request(failed)
+    assert r.status == "failure" and r.prompt_tokens == 1200
+    assert r.cost_usd == 0.0
+    # With a usage object, the provider billed it: priced as usual.
+    billed = {**failed, "metadata": {**failed["metadata"], "usage_object": {"prompt_tokens": 1200}}}
+    assert request(billed).cost_usd == pytest.approx(1200 * PRICES.input / 1_000_000)

@@ -27,6 +27,7 @@ from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
 NOT_BENCHCTL = "not a benchctl key"
 OTHER_DATABASE = "another benchctl database's key"
 NOT_SELECTED = "session not selected"
+AFTER_END = "made after its session ended"
 # Skips recorded in skipped_requests (they can never become ours); NOT_SELECTED rows are ours and
 # a later collect that selects their session must still load them.
 DURABLE_SKIPS = frozenset({NOT_BENCHCTL, OTHER_DATABASE})
@@ -122,6 +123,18 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
         return _unmatched(row, ctx)
     if ctx.selected is not None and session.id not in ctx.selected:
         return Skipped(row.request_id, NOT_SELECTED, row.updated_at)
+    if session.ended_at is not None and row.started_at > session.ended_at:
+        # A harness still calling with a revoked key: kept and counted, but never part of the
+        # session's figures (its 401s are not the session's errors).
+        return Unattributed(
+            row.request_id,
+            row.api_key or None,
+            row.key_alias,
+            row.model_group,
+            row.started_at,
+            f"{AFTER_END} (session {session.id} is {session.status})",
+            row.updated_at,
+        )
 
     usage = row.usage or {}
     error = row.error or {}
@@ -178,8 +191,12 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
         cached_read_tokens=cached_read,
         cache_write_tokens=cache_write,
         reasoning_tokens=reasoning,
+        # A failed call costs what the provider bills: nothing, unless it reported usage
+        # (token counts LiteLLM fills in without a usage object are its own estimate).
         cost_usd=None
         if prices is None
+        else 0.0
+        if failed and not usage
         else cost(prices, prompt, completion, cached_read, cache_write),
         litellm_spend_usd=row.spend,
         status="failure" if failed else "success",

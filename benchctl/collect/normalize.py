@@ -126,15 +126,7 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
     if session.ended_at is not None and row.started_at > session.ended_at:
         # A harness still calling with a revoked key: kept and counted, but never part of the
         # session's figures (its 401s are not the session's errors).
-        return Unattributed(
-            row.request_id,
-            row.api_key or None,
-            row.key_alias,
-            row.model_group,
-            row.started_at,
-            f"{AFTER_END} (session {session.id} is {session.status})",
-            row.updated_at,
-        )
+        return _unattributed(row, f"{AFTER_END} (session {session.id} is {session.status})")
 
     usage = row.usage or {}
     error = row.error or {}
@@ -257,6 +249,18 @@ def redact(value: Any, policy: CapturePolicy) -> Any:
     return value
 
 
+def _unattributed(row: SpendRow, reason: str) -> Unattributed:
+    return Unattributed(
+        row.request_id,
+        row.api_key or None,
+        row.key_alias,
+        row.model_group,
+        row.started_at,
+        reason,
+        row.updated_at,
+    )
+
+
 def _unmatched(row: SpendRow, ctx: Context) -> Unattributed | Skipped:
     alias = row.key_alias or ""
     if alias.startswith(ctx.alias_prefix):
@@ -266,15 +270,7 @@ def _unmatched(row: SpendRow, ctx: Context) -> Unattributed | Skipped:
             if _is_uuid(named)
             else "its key alias has this database's prefix but names no session"
         )
-        return Unattributed(
-            row.request_id,
-            row.api_key or None,
-            row.key_alias,
-            row.model_group,
-            row.started_at,
-            reason,
-            row.updated_at,
-        )
+        return _unattributed(row, reason)
     reason = OTHER_DATABASE if alias.startswith(KEY_ALIAS_PREFIX) else NOT_BENCHCTL
     return Skipped(row.request_id, reason, row.updated_at)
 

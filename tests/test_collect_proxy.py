@@ -182,7 +182,20 @@ def test_traffic_lands_on_its_sessions_through_both_sources(
             "SELECT md5(string_agg(t::text, '|' ORDER BY request_id)) FROM requests t"
         ).fetchone()
         classes = dict(conn.execute("SELECT error_code, error_class FROM requests"))
+        status_classes = dict(
+            conn.execute("SELECT coalesce(error_code, 'ok'), status_class FROM requests")
+        )
+        (fast_figures,) = conn.execute(
+            "SELECT errors, refused, requests FROM session_rollups WHERE variant = %s", (FAST,)
+        )
     assert classes["422"] == "BudgetExceededError"
+    # The provider's errors, apart from what the proxy refused (the wrong model, the budget).
+    assert status_classes == {
+        "ok": "success", "403": "refused", "429": "upstream_error", "500": "upstream_error",
+        "422": "refused",
+    }  # fmt: skip
+    # The fast session's only failure asked for a model its key may not use: not its error.
+    assert fast_figures == (0, 1, 3)
 
     db_env = {**env, "BENCHCTL_LITELLM_DATABASE_URL": litellm_proxy.database_url}
     via_db = cli(repo, db_env, "collect", "--source", "database", "--json")

@@ -90,5 +90,7 @@ def _copy(conn: Connection, path: Path, table: str, renames: dict[str, str]) -> 
                 copy.write(block)
         if table == "requests":
             cur.execute(query("export.restore_requests_fill").format(**names))
-            columns = sql.SQL(", ").join(map(sql.Identifier, [*header, "key_hash"]))
+            # status_class is derived by the table itself (a generated column).
+            kept = [c for c in header if c != "status_class"]
+            columns = sql.SQL(", ").join(map(sql.Identifier, [*kept, "key_hash"]))
         cur.execute(query("export.restore_insert").format(columns=columns, **names))

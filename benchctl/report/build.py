@@ -61,6 +61,8 @@ _INTS = (
     "sessions_self_reported",
     "requests",
     "errors",
+    "refused",
+    "cancelled",
     "ttft_measured",
     "prompt_tokens",
     "completion_tokens",
@@ -350,6 +352,17 @@ def _caveats(data: ReportData, variants: Sequence[VariantReport], base_label: st
             caveats.append(
                 f"{v.cost_missing:,} call(s) of {v.label} have no recomputed cost (no price for"
                 " the model) and count as $0."
+            )
+        if v.figures.refused:
+            caveats.append(
+                f"{v.figures.refused:,} call(s) of {v.label} were refused by the proxy (a revoked"
+                " key, an exhausted budget or a model the key may not use): a matter of the"
+                " harness's configuration or the policy, left out of its error rate."
+            )
+        if v.figures.cancelled:
+            caveats.append(
+                f"{v.figures.cancelled:,} call(s) of {v.label} were cancelled by the client; they"
+                " count with the tokens they were billed, not as errors."
             )
         if v.tag_mismatches:
             caveats.append(

@@ -267,7 +267,8 @@ def _test(c: Comparison) -> str:
     if c.p_value is None or c.method is None:
         return "not enough data"
     verdict = "significant after Holm" if c.significant else "not significant after Holm"
-    p = "p < 0.001" if c.p_value < 0.001 else f"p = {units.number(c.p_value)}"
+    # The bootstrap's p-value is never below one in its resamples: at that floor, a bound.
+    p = "p ≤ 0.001" if c.p_value <= 0.001 else f"p = {units.number(c.p_value)}"
     return f"[{c.method}]({_METHOD_ANCHOR[c.method]}) {p}, {verdict}"
 
 

@@ -115,7 +115,12 @@ class Figures(_Model):
     session_duration_p50_s: float | None
     cost_per_success_usd: float | None
     requests: int
-    errors: int
+    errors: int = Field(description="Upstream errors: the provider's (rate limits, 5xx...).")
+    refused: int = Field(
+        description="Calls the proxy refused (revoked key, exhausted budget, a model the key may"
+        " not use): the harness's configuration or the policy, not the provider."
+    )
+    cancelled: int = Field(description="Calls the client cancelled (a stream cut short).")
     error_rate: float | None
     latency_p50_ms: float | None
     latency_p90_ms: float | None

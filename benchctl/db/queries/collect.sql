@@ -48,7 +48,9 @@ FROM "LiteLLM_SpendLogs"
 WHERE "startTime" >= (%(since)s::timestamptz AT TIME ZONE 'UTC')
 
 -- name: collect.create_temp
-CREATE TEMP TABLE IF NOT EXISTS collect_requests_in (LIKE requests) ON COMMIT DELETE ROWS;
+-- With the generated status_class computed here as in requests.
+CREATE TEMP TABLE IF NOT EXISTS collect_requests_in (LIKE requests INCLUDING GENERATED)
+    ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS collect_unattributed_in (LIKE unattributed_requests)
     ON COMMIT DELETE ROWS;
 CREATE TEMP TABLE IF NOT EXISTS collect_skipped_in (LIKE skipped_requests) ON COMMIT DELETE ROWS;
@@ -90,7 +92,24 @@ ORDER BY s.request_id
 -- Inserts new rows, rewrites rows whose normalized form changed, leaves the rest untouched (no
 -- write, no new tuple); a row that joins a session now leaves unattributed_requests.
 WITH merged AS (
-    INSERT INTO requests AS r SELECT * FROM collect_requests_in
+    -- Every column but the generated status_class, which requests derives itself.
+    INSERT INTO requests AS r (
+        request_id, litellm_call_id, provider_request_id, session_id, experiment, variant,
+        variant_version, task_card, task_card_version, key_hash, key_alias, requested_model,
+        routed_model, provider, call_type, started_at, first_token_at, ended_at, latency_ms,
+        ttft_ms, ttft_quality, output_tokens_per_s, prompt_tokens, completion_tokens,
+        cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
+        litellm_spend_usd, status, error_class, error_code, streamed, proxy_overhead_ms,
+        tag_mismatch, joined_by, source_updated_at
+    ) SELECT
+        request_id, litellm_call_id, provider_request_id, session_id, experiment, variant,
+        variant_version, task_card, task_card_version, key_hash, key_alias, requested_model,
+        routed_model, provider, call_type, started_at, first_token_at, ended_at, latency_ms,
+        ttft_ms, ttft_quality, output_tokens_per_s, prompt_tokens, completion_tokens,
+        cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
+        litellm_spend_usd, status, error_class, error_code, streamed, proxy_overhead_ms,
+        tag_mismatch, joined_by, source_updated_at
+    FROM collect_requests_in
     ON CONFLICT (request_id) DO UPDATE SET
         litellm_call_id = excluded.litellm_call_id,
         provider_request_id = excluded.provider_request_id,

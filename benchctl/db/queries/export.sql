@@ -11,7 +11,7 @@ SELECT request_id, litellm_call_id, provider_request_id, session_id, experiment,
     provider, call_type, started_at, first_token_at, ended_at, latency_ms, ttft_ms,
     ttft_quality, output_tokens_per_s, prompt_tokens, completion_tokens, cached_read_tokens,
     cache_write_tokens, reasoning_tokens, cost_usd, litellm_spend_usd, status, error_class,
-    error_code, streamed, proxy_overhead_ms, tag_mismatch, source_updated_at
+    error_code, streamed, proxy_overhead_ms, tag_mismatch, source_updated_at, status_class
 FROM requests
 WHERE experiment = %(experiment)s
 ORDER BY started_at, request_id
@@ -42,7 +42,7 @@ SELECT session_id, variant, variant_version, task_card, task_card_version, harne
     latency_p50_ms, latency_p95_ms, ttft_p50_ms, ttft_measured, tokens_per_s_p50,
     overhead_p50_ms, prompt_tokens, completion_tokens, cached_read_tokens, cache_write_tokens,
     reasoning_tokens, cache_hit_ratio, cost_usd, litellm_spend_usd, first_request_at,
-    last_request_at, outcome_source, reward, counted_outcome
+    last_request_at, outcome_source, reward, counted_outcome, refused, cancelled
 FROM session_rollups
 WHERE experiment = %(experiment)s
 ORDER BY variant, variant_version, task_card, replicate
@@ -54,7 +54,7 @@ SELECT level, experiment, variant, variant_version, task_card, sessions, session
     latency_p99_ms, ttft_p50_ms, ttft_p90_ms, ttft_p95_ms, ttft_p99_ms, ttft_measured,
     tokens_per_s_p50, overhead_p50_ms, overhead_p95_ms, prompt_tokens, completion_tokens,
     cached_read_tokens, cache_write_tokens, reasoning_tokens, cache_hit_ratio, cost_usd,
-    litellm_spend_usd, sessions_verified, sessions_self_reported
+    litellm_spend_usd, sessions_verified, sessions_self_reported, refused, cancelled
 FROM rollups
 WHERE experiment = %(experiment)s
 ORDER BY level, variant, variant_version, task_card

@@ -26,7 +26,7 @@ SELECT level, variant, variant_version, task_card, sessions, sessions_with_outco
     latency_p99_ms, ttft_p50_ms, ttft_p90_ms, ttft_p95_ms, ttft_p99_ms, ttft_measured,
     tokens_per_s_p50, overhead_p50_ms, overhead_p95_ms, prompt_tokens, completion_tokens,
     cached_read_tokens, cache_write_tokens, reasoning_tokens, cache_hit_ratio, cost_usd,
-    litellm_spend_usd, sessions_verified, sessions_self_reported
+    litellm_spend_usd, sessions_verified, sessions_self_reported, refused, cancelled
 FROM rollups
 WHERE experiment = %(experiment)s
 ORDER BY level, variant, variant_version, task_card

@@ -335,3 +335,37 @@ def test_an_unreachable_litellm_database_is_explained(tmp_path, database_url, ru
     assert done.exit_code == 1
     assert "cannot connect to LiteLLM's database" in done.output
     assert "hunter2" not in done.output
+
+
+def test_status_classes_and_what_counts_as_an_error(database_url):
+    """The provider's errors apart from the proxy's refusals and the client's cancellations:
+    the session's error rate counts upstream errors over the calls that reached upstream."""
+    (key,) = spendlogs.seed_sessions(database_url, 1)
+    codes = [None, None, "500", "429", "400", "401", "403", "422", "499"]
+    with psycopg.connect(database_url) as conn:
+        session = conn.execute(
+            "SELECT id, experiment, variant, task_card FROM sessions WHERE key_hash = %s",
+            (key.hash,),
+        ).fetchone()
+        for i, code in enumerate(codes):
+            conn.execute(
+                "INSERT INTO requests (request_id, session_id, experiment, variant,"
+                " variant_version, task_card, task_card_version, key_hash, started_at,"
+                " ttft_quality, status, error_code) VALUES (%s, %s, %s, %s, 1, %s, 1, %s,"
+                " now(), 'missing', %s, %s)",
+                (f"r{i}", *session, key.hash, "success" if code is None else "failure", code),
+            )
+        classes = conn.execute(
+            "SELECT error_code, status_class FROM requests ORDER BY request_id"
+        ).fetchall()
+        figures = conn.execute(
+            "SELECT requests, errors, refused, cancelled, error_rate FROM session_rollups"
+            " WHERE session_id = %s",
+            (session[0],),
+        ).fetchone()
+    assert [c for _, c in classes] == [
+        "success", "success", "upstream_error", "upstream_error", "upstream_error",
+        "refused", "refused", "refused", "cancelled",
+    ]  # fmt: skip
+    # 3 upstream errors of the 6 calls that reached the upstream (refusals never did).
+    assert figures == (9, 3, 3, 1, pytest.approx(3 / 6))

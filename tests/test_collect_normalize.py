@@ -275,27 +275,3 @@ def test_a_failed_call_without_usage_costs_nothing():
     # With a usage object, the provider billed it: priced as usual.
     billed = {**failed, "metadata": {**failed["metadata"], "usage_object": {"prompt_tokens": 1200}}}
     assert request(billed).cost_usd == pytest.approx(1200 * PRICES.input / 1_000_000)
-
-
-@pytest.mark.parametrize(
-    ("failed", "code", "klass"),
-    [
-        (False, None, "success"),
-        (True, "500", "upstream_error"),
-        (True, "429", "upstream_error"),
-        (True, "400", "upstream_error"),
-        (True, "401", "refused"),
-        (True, "403", "refused"),
-        (True, "422", "refused"),
-        (True, "499", "cancelled"),
-    ],
-)
-def test_status_classes(failed, code, klass):
-    from benchctl.collect.normalize import status_class
-
-    assert status_class(failed, code) == klass
-
-
-def test_a_refused_row_is_classed_refused():
-    assert request(FAILURE).status_class == "refused"
-    assert request(STREAMING).status_class == "success"

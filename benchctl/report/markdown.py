@@ -185,7 +185,10 @@ p each baseline task's success rate smoothed as (c + 1) / (n + 2).
 An outcome counts when the task card's verifier measured it, or, where the experiment includes \
 them, when the operator typed it (self-reported). Cost per successful task is what the counted \
 sessions cost (recomputed from each call's usage and the provider manifest's prices) over \
-their successes, so failed attempts are paid for. Tables show call-level percentiles across \
+their successes, so failed attempts are paid for. Errors are the provider's (upstream) \
+errors, over the calls that reached it; calls the proxy refused (a revoked key, an exhausted \
+budget, a model the key may not use) and calls the client cancelled are counted apart. Tables \
+show call-level percentiles across \
 all of a variant's successful calls; charts bin calls on a log scale, \
 {{ m.histogram_bins_per_decade }} bins to a factor of ten. Aborted sessions are left out. \
 Figures have three significant digits.

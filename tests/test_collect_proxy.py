@@ -253,10 +253,24 @@ def test_prometheus_histograms_per_key_alias(repo, env, litellm_proxy, prometheu
     else:
         raise AssertionError(f"Prometheus did not scrape 3 calls of {alias}: {result}")
 
+    # LiteLLM loses a spend row (as its users report it does): Prometheus still counted it.
+    wait_for_rows(litellm_proxy, {hash_key(keys[FAST])}, 3)
+    with psycopg.connect(litellm_proxy.database_url) as conn:
+        conn.execute(
+            'DELETE FROM "LiteLLM_SpendLogs" WHERE request_id = (SELECT request_id FROM'
+            ' "LiteLLM_SpendLogs" WHERE api_key = %s ORDER BY "startTime" LIMIT 1)',
+            (hash_key(keys[FAST]),),
+        )
+
     prom_env = {**env, "BENCHCTL_PROMETHEUS_URL": prometheus.url}
     done = cli(repo, prom_env, "collect", "--source", "api", "--json")
     assert done.returncode == 0, done.stderr
-    assert "key alias(es)" in json.loads(done.stdout)["prometheus"]
+    summary = json.loads(done.stdout)
+    assert "key alias(es)" in summary["prometheus"]
+    assert summary["new"] == 2
+    assert (summary["spend_log_gaps"], summary["spend_log_gap_sessions"]) == (1, 1)
+    text = cli(repo, prom_env, "collect", "--source", "api")
+    assert "spend gaps     1 successful call(s) in 1 session(s)" in text.stdout
     with psycopg.connect(database_url) as conn:
         samples = dict(
             conn.execute(

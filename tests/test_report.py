@@ -349,3 +349,29 @@ def test_holm_needs_every_comparison_to_clear_its_corrected_threshold(database_u
             assert (c.verdict in ("better", "worse")) == c.significant
             if c.significant:
                 assert c.interval.low > 0 or c.interval.high < 0
+
+
+def test_spend_rows_prometheus_counted_but_the_logs_lack_are_a_caveat(truth_db):
+    with _connect(truth_db) as conn:
+        sid, alias = (
+            conn.execute(
+                "SELECT id, key_alias FROM sessions WHERE variant = 'b-slow' ORDER BY id LIMIT 1"
+            )
+            .fetchone()
+            .values()
+        )
+        logged = conn.execute(
+            "SELECT count(*) AS n FROM requests WHERE session_id = %s AND status = 'success'",
+            (sid,),
+        ).fetchone()["n"]
+        conn.execute(
+            "INSERT INTO prometheus_samples (key_alias, session_id, metric, le, value,"
+            " observed_at) VALUES (%s, %s, 'litellm_request_total_latency_metric_count',"
+            " 'Infinity', %s, now())",
+            (alias, sid, logged + 2),
+        )
+    report = _report(truth_db)
+    assert any(
+        "Prometheus counted 2 successful call(s) of b-slow, in 1 session(s)" in c
+        for c in report.caveats
+    ), report.caveats

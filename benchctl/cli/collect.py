@@ -202,6 +202,12 @@ def summary_lines(summary: CollectSummary) -> list[str]:
     if summary.watermark is not None:
         lines.append(f"  watermark      {summary.watermark:%Y-%m-%d %H:%M:%S}Z")
     lines.append(f"  prometheus     {summary.prometheus}")
+    if summary.spend_log_gaps:
+        lines.append(
+            f"  spend gaps     {summary.spend_log_gaps} successful call(s) in"
+            f" {summary.spend_log_gap_sessions} session(s) that Prometheus counted but LiteLLM's"
+            " spend logs lack: possible dropped spend rows (see the spend_log_gaps view)"
+        )
     if summary.note:
         lines.append(f"Note: {summary.note}")
     return lines

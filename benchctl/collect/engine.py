@@ -57,6 +57,9 @@ class CollectSummary:
     content_captured: int = 0
     watermark: datetime | None = None
     prometheus: str = ""
+    # Successful calls Prometheus counted that the spend logs lack, and in how many sessions.
+    spend_log_gaps: int = 0
+    spend_log_gap_sessions: int = 0
     note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -125,6 +128,10 @@ def collect(
         summary.prometheus = collect_prometheus(
             conn, settings.prometheus_url, ctx.alias_prefix
         ).status
+        gaps = conn.execute(query("collect.spend_log_gaps")).fetchone()
+        if gaps is not None:
+            summary.spend_log_gaps = int(gaps["missing"])
+            summary.spend_log_gap_sessions = int(gaps["sessions"])
         return summary
     finally:
         conn.close()

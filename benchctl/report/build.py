@@ -385,6 +385,14 @@ def _caveats(data: ReportData, variants: Sequence[VariantReport], base_label: st
                     " this experiment does not count (spec.self_reported_outcomes: exclude):"
                     " its success rate and cost per successful task use verified outcomes only."
                 )
+    labels = {(v.variant, v.version): v.label for v in variants}
+    for gap in data.spend_log_gaps:
+        label = labels.get((gap["variant"], gap["variant_version"]), gap["variant"])
+        caveats.append(
+            f"Prometheus counted {gap['missing']:,} successful call(s) of {label}, in"
+            f" {gap['sessions']:,} session(s), that LiteLLM's spend logs lack: possible dropped"
+            " spend rows, so its calls and cost may be under-counted."
+        )
     base = next((v for v in variants if v.label == base_label), None)
     if base is None or base.figures.sessions == 0:
         caveats.append(

@@ -9,7 +9,7 @@ depends on the order rows were added in, and a report must not.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -79,6 +79,8 @@ class ReportData:
     sessions: list[Row]
     quality: list[Row]
     histograms: list[Histogram]
+    # Per variant: successful calls Prometheus counted that the spend logs lack.
+    spend_log_gaps: list[Row] = field(default_factory=list)
 
     @property
     def window(self) -> tuple[datetime, datetime] | None:
@@ -135,7 +137,7 @@ def _histograms(conn: Connection, name: str) -> list[Histogram]:
 
 
 def load(conn: Connection, name: str) -> ReportData:
-    """Everything a report of experiment ``name`` needs, in six queries."""
+    """Everything a report of experiment ``name`` needs, in seven queries."""
     experiment = require_experiment(conn, name)
     versions = conn.execute(query("report.variant_versions"), {"names": experiment.variants})
     params = {"experiment": name}
@@ -146,4 +148,5 @@ def load(conn: Connection, name: str) -> ReportData:
         sessions=[_clean(r) for r in conn.execute(query("report.sessions"), params).fetchall()],
         quality=[_clean(r) for r in conn.execute(query("report.quality"), params).fetchall()],
         histograms=_histograms(conn, name),
+        spend_log_gaps=conn.execute(query("report.spend_log_gaps"), params).fetchall(),
     )

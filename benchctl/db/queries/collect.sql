@@ -232,3 +232,6 @@ COPY collect_seen (request_id, started_at, source_updated_at) FROM STDIN (FORMAT
 
 -- name: collect.copy_in_binary
 COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)
+
+-- name: collect.spend_log_gaps
+SELECT count(*) AS sessions, coalesce(sum(missing), 0) AS missing FROM spend_log_gaps

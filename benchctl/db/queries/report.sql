@@ -88,3 +88,11 @@ WITH bins AS (
 SELECT metric, variant, variant_version, lo_bin, hi_bin, edge - lo_bin AS bin, count
 FROM ranged
 ORDER BY metric, variant, variant_version, bin
+
+-- name: report.spend_log_gaps
+-- Per variant: successful calls Prometheus counted that the spend logs lack.
+SELECT variant, variant_version, count(*) AS sessions, sum(missing) AS missing
+FROM spend_log_gaps
+WHERE experiment = %(experiment)s
+GROUP BY variant, variant_version
+ORDER BY variant, variant_version

@@ -295,3 +295,60 @@ def test_an_absent_prometheus_is_reported_not_fatal(repo, env, litellm_proxy, da
     done = cli(repo, gone, "collect", "--source", "api")
     assert done.returncode == 0, done.stderr
     assert "prometheus     unavailable at http://127.0.0.1:1" in done.stdout
+
+
+def test_calls_after_finalize_and_cut_streams_land_in_their_classes(
+    repo, env, litellm_proxy, database_url
+):
+    """A harness that goes on calling with its revoked key, and a client that closes a stream
+    half-way: neither is one of the session's errors."""
+    keys = open_sessions(repo, env, [FAST])
+    key = keys[FAST]
+    assert chat(litellm_proxy, key, FAST, drawn_prompt("sim-fast", None)) == 200
+    # The client reads the first chunk of a streamed answer, then hangs up.
+    body = {
+        "model": FAST, "stream": True, "stream_options": {"include_usage": True},
+        "max_tokens": 400,
+        "messages": [{"role": "user", "content": drawn_prompt("sim-fast", None)}],
+    }  # fmt: skip
+    with httpx.stream(
+        "POST", f"{litellm_proxy.url}/v1/chat/completions",
+        headers={"Authorization": f"Bearer {key}"}, json=body, timeout=60,
+    ) as response:  # fmt: skip
+        assert response.status_code == 200
+        next(response.iter_bytes())
+    with psycopg.connect(database_url) as conn:
+        (sid,) = conn.execute("SELECT id::text FROM sessions").fetchone()
+    finalized = cli(repo, env, "session", "finalize", sid[:8], "--outcome", "success")
+    assert finalized.returncode == 0, finalized.stderr
+    applied = cli(repo, env, "apply", "--auto-approve")
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    # The key is gone: the proxy refuses the harness's next call.
+    assert chat(litellm_proxy, key, FAST, drawn_prompt("sim-fast", None)) == 401
+
+    deadline = time.monotonic() + BATCH_WAIT_S
+    while time.monotonic() < deadline:
+        with psycopg.connect(litellm_proxy.database_url) as conn:
+            (rows,) = conn.execute(
+                'SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE api_key = %s', (hash_key(key),)
+            ).fetchone()
+        if rows >= 3:
+            break
+        time.sleep(0.2)
+    collected = cli(repo, env, "collect", "--source", "api", "--json")
+    assert collected.returncode == 0, collected.stderr
+    summary = json.loads(collected.stdout)
+    with psycopg.connect(database_url) as conn:
+        classes = conn.execute(
+            "SELECT status_class, error_code FROM requests ORDER BY started_at"
+        ).fetchall()
+        reasons = [r for (r,) in conn.execute("SELECT reason FROM unattributed_requests")]
+        (errors, refused) = conn.execute(
+            "SELECT errors, refused FROM session_rollups WHERE session_id = %s", (sid,)
+        ).fetchone()
+    # The call, the stream the client cut (LiteLLM's 499) and, apart, the revoked key's 401.
+    assert classes == [("success", None), ("cancelled", "499")]
+    assert (summary["new"], summary["unattributed"]) == (2, 1)
+    (reason,) = reasons
+    assert reason == f"made after its session ended (session {sid} is finalized)"
+    assert (errors, refused) == (0, 0)

@@ -296,6 +296,42 @@ def verify(
     console.print(f"Next: benchctl session finalize {done.session['id'][:8]}")
 
 
+@session_app.command("account")
+def account(
+    session_id: SessionId,
+    output: Annotated[
+        Path,
+        typer.Option(
+            "--from",
+            help="The harness's saved output (e.g. Claude Code's --output-format json).",
+            dir_okay=False,
+        ),
+    ],
+    root: Root = Path(),
+) -> None:
+    """Record the harness's own account of the session's cost and tokens, read from its saved
+    output as the session's harness profile declares (`spec.account`), and show the session's
+    cost three ways: recomputed by benchctl, LiteLLM's spend, the harness's.
+
+    Example:
+
+      claude -p "$TASK_PROMPT" --output-format json > out.json
+      benchctl session account 1a2b --from out.json
+    """
+    from benchctl.reconcile import sessions
+    from benchctl.report import units
+    from benchctl.settings import Settings
+
+    found = sessions.record_account(Settings.from_env(root), session_id, output)
+    harness = found.get("harness_usd")
+    typer.echo(
+        f"Session {found['session'][:8]}: recomputed {units.usd(found.get('recomputed_usd'))},"
+        f" LiteLLM {units.usd(found.get('litellm_usd'))},"
+        f" harness {units.usd(harness) if harness is not None else 'reported no cost'}"
+        f" ({found.get('requests', 0)} collected call(s); run `benchctl collect` first if 0)."
+    )
+
+
 @session_app.command("abort")
 def abort(session_id: SessionId, root: Root = Path(), notes: Notes = None) -> None:
     """Mark the session's entry aborted: its key is revoked, no outcome is recorded."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from benchctl.db.connection import Connection, connect
@@ -115,3 +116,42 @@ def rotate(settings: Settings, prefix: str, lock_timeout: float) -> Rotated:
         issued = issue_key(conn, client, settings, request, _manifests(conn, row["id"]), "rotate")
         conn.execute(query("state.bump_serial"))
         return Rotated(row["id"], issued)
+
+
+def record_account(settings: Settings, prefix: str, output: Path) -> dict[str, Any]:
+    """Read the harness's own account of the session from its saved output, as the session's
+    harness profile declares, and record it beside the session's cost ledger."""
+    from benchctl.collect.account import MAX_OUTPUT_BYTES, read_account
+    from benchctl.manifests.models import HarnessProfile
+
+    try:
+        if output.stat().st_size > MAX_OUTPUT_BYTES:
+            raise UsageError(f"{output} is larger than {MAX_OUTPUT_BYTES // 2**20} MiB.")
+        text = output.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise UsageError(f"cannot read {output}: {exc.strerror}.") from None
+    with connect(settings, upgrade=True) as conn:
+        row = find(conn, prefix)
+        found = conn.execute(
+            query("sessions.harness_profile"), {"name": row["harness_profile"]}
+        ).fetchone()
+        assert found is not None  # a session's profile is never deleted
+        profile = HarnessProfile.model_validate(found["spec"])
+        if profile.spec.account is None:
+            raise UsageError(
+                f"harness profile {row['harness_profile']} declares no `account`: benchctl"
+                " does not know where its output reports cost."
+            )
+        account = read_account(profile.spec.account, text)
+        conn.execute(
+            query("sessions.record_account"),
+            {
+                "session_id": row["id"],
+                "cost_usd": account.cost_usd,
+                "input_tokens": account.input_tokens,
+                "output_tokens": account.output_tokens,
+                "source": output.name,
+            },
+        )
+        ledger = conn.execute(query("sessions.ledger"), {"id": row["id"]}).fetchone()
+        return {"session": row["id"], **(ledger or {})}

@@ -8,6 +8,7 @@ manifest's order, baseline first, then variants no longer listed.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from benchctl.report import stats, taskstats, units
 from benchctl.report.data import BINS_PER_DECADE, ReportData, Row
 from benchctl.report.model import (
     Comparison,
+    CostAccuracy,
     Design,
     Figures,
     Interval,
@@ -211,6 +213,54 @@ def _corrected(spec: MetricSpec, comparisons: list[Comparison]) -> list[Comparis
             verdict = "better" if higher == (spec.better == "higher") else "worse"
         out.append(c.model_copy(update={"significant": significant, "verdict": verdict}))
     return out
+
+
+# Two accounts of one session's cost agree within this share (and a tenth of a cent).
+COST_TOLERANCE = 0.05
+_COST_FLOOR_USD = 0.001
+
+
+def _disagree(ours: float, theirs: float) -> bool:
+    return abs(theirs - ours) > max(COST_TOLERANCE * ours, _COST_FLOOR_USD)
+
+
+def _relative(ours: float, theirs: float) -> float | None:
+    return theirs / ours - 1 if ours > 0 else None
+
+
+def _cost_accuracy(data: ReportData, labels: dict[Unit, str]) -> list[CostAccuracy]:
+    by_unit: dict[Unit, list[Row]] = defaultdict(list)
+    for row in data.ledger:
+        by_unit[(row["variant"], row["variant_version"])].append(row)
+    found = []
+    for unit, label in labels.items():
+        rows = by_unit.get(unit, [])
+        if not rows:
+            continue
+        ours = math.fsum(r["recomputed_usd"] for r in rows)
+        litellm = math.fsum(r["litellm_usd"] for r in rows)
+        accounted = [r for r in rows if r["harness_usd"] is not None]
+        harness = math.fsum(r["harness_usd"] for r in accounted) if accounted else None
+        ours_accounted = math.fsum(r["recomputed_usd"] for r in accounted)
+        found.append(
+            CostAccuracy(
+                variant=label,
+                sessions=len(rows),
+                recomputed_usd=ours,
+                litellm_usd=litellm,
+                litellm_relative=_relative(ours, litellm),
+                litellm_disagree=sum(
+                    1 for r in rows if _disagree(r["recomputed_usd"], r["litellm_usd"])
+                ),
+                harness_sessions=len(accounted),
+                harness_usd=harness,
+                harness_relative=None if harness is None else _relative(ours_accounted, harness),
+                harness_disagree=sum(
+                    1 for r in accounted if _disagree(r["recomputed_usd"], r["harness_usd"])
+                ),
+            )
+        )
+    return found
 
 
 def _design(task_cards: Sequence[str], replicates: int, base_rows: Sequence[Row]) -> Design:
@@ -551,12 +601,14 @@ def build(data: ReportData) -> Report:
         tasks=tasks,
         charts=[],
         design=design,
+        cost_accuracy=_cost_accuracy(data, {u: labels[u] for u in order}),
         methods=Methods(
             confidence=stats.CONFIDENCE,
             bootstrap_resamples=stats.RESAMPLES,
             bootstrap_seed=stats.SEED,
             min_tasks=taskstats.MIN_TASKS,
             power=taskstats.POWER,
+            cost_tolerance=COST_TOLERANCE,
             histogram_bins_per_decade=BINS_PER_DECADE,
         ),
         caveats=_caveats(data, variants, base_label),

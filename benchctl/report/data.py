@@ -81,6 +81,8 @@ class ReportData:
     histograms: list[Histogram]
     # Per variant: successful calls Prometheus counted that the spend logs lack.
     spend_log_gaps: list[Row] = field(default_factory=list)
+    # Each session's cost three ways: recomputed, LiteLLM's spend, the harness's account.
+    ledger: list[Row] = field(default_factory=list)
 
     @property
     def window(self) -> tuple[datetime, datetime] | None:
@@ -137,7 +139,7 @@ def _histograms(conn: Connection, name: str) -> list[Histogram]:
 
 
 def load(conn: Connection, name: str) -> ReportData:
-    """Everything a report of experiment ``name`` needs, in seven queries."""
+    """Everything a report of experiment ``name`` needs, in eight queries."""
     experiment = require_experiment(conn, name)
     versions = conn.execute(query("report.variant_versions"), {"names": experiment.variants})
     params = {"experiment": name}
@@ -149,4 +151,5 @@ def load(conn: Connection, name: str) -> ReportData:
         quality=[_clean(r) for r in conn.execute(query("report.quality"), params).fetchall()],
         histograms=_histograms(conn, name),
         spend_log_gaps=conn.execute(query("report.spend_log_gaps"), params).fetchall(),
+        ledger=conn.execute(query("report.ledger"), params).fetchall(),
     )

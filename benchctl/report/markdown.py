@@ -14,7 +14,14 @@ from collections.abc import Callable, Sequence
 import jinja2
 
 from benchctl.report import units
-from benchctl.report.model import Comparison, Figures, MetricSummary, Report, VariantReport
+from benchctl.report.model import (
+    Comparison,
+    CostAccuracy,
+    Figures,
+    MetricSummary,
+    Report,
+    VariantReport,
+)
 
 # Backslash-newlines (Python's line continuation inside this literal) join long table rows.
 TEMPLATE = """\
@@ -102,6 +109,23 @@ Over task cards, the chance that at least one of *k* attempts succeeds (pass@k) 
 | {{ v.label }} |{% for p in v.task_level.pass_k %} {{ percent(p.pass_at_k) }} |{% endfor %}\
 {% for p in v.task_level.pass_k %} {{ percent(p.pass_hat_k) }} |{% endfor %}
 
+{% endfor %}
+{% endif %}
+{% if r.cost_accuracy %}
+
+## Cost accuracy
+
+Costs in this report are recomputed from each call's usage and the provider manifest's prices \
+([method](#outcomes-and-costs)). The same calls, as LiteLLM charged them and as the harness \
+reported them (where its output was recorded), with the sessions further apart than \
+{{ percent(m.cost_tolerance) }}:
+
+| variant | sessions | recomputed | LiteLLM | sessions apart | harness | sessions apart |
+|---|---:|---:|---:|---:|---:|---:|
+{% for c in r.cost_accuracy %}
+| {{ c.variant }} | {{ count(c.sessions) }} | {{ usd(c.recomputed_usd) }} \
+| {{ usd(c.litellm_usd) }}{{ rel(c.litellm_relative) }} | {{ count(c.litellm_disagree) }} \
+| {{ harness(c) }} | {{ count(c.harness_disagree) if c.harness_sessions else dash }} |
 {% endfor %}
 {% endif %}
 {% if r.charts %}
@@ -279,6 +303,19 @@ def _mde(value: float | None) -> str:
     return units.points(value).removeprefix("+") if value is not None else units.DASH
 
 
+def _rel(value: float | None) -> str:
+    if value is None:
+        return ""
+    # Sums that differ in the last digits of a float are the same cost.
+    return " (same)" if abs(value) < 0.0005 else f" ({units.relative(value)})"
+
+
+def _harness(c: CostAccuracy) -> str:
+    if not c.harness_sessions or c.harness_usd is None:
+        return "not recorded"
+    return f"{units.usd(c.harness_usd)}{_rel(c.harness_relative)} of {c.harness_sessions}"
+
+
 def _design_line(r: Report) -> str:
     d = r.design
     if d.mde_success_rate is None:
@@ -376,6 +413,9 @@ _ENV = jinja2.Environment(
 )
 _ENV.globals.update(
     data_line=_data_line,
+    rel=_rel,
+    harness=_harness,
+    dash=units.DASH,
     design_line=_design_line,
     linked=_linked,
     task_success=_task_success,

@@ -222,7 +222,31 @@ class Methods(_Model):
         default="holm", description="Across the variants compared with the baseline, per metric."
     )
     power: float
+    cost_basis: Literal["recomputed"] = Field(
+        default="recomputed",
+        description="Costs are recomputed from each call's usage and the provider's prices.",
+    )
+    cost_tolerance: float = Field(description="Relative gap at which two costs disagree.")
     histogram_bins_per_decade: int
+
+
+class CostAccuracy(_Model):
+    """A variant's cost three ways, and how far the other two are from the one reports use."""
+
+    variant: str = Field(description="The variant's label.")
+    sessions: int
+    recomputed_usd: float = Field(
+        description="From usage and the provider's prices: reports use it."
+    )
+    litellm_usd: float = Field(description="LiteLLM's own `spend` of the same calls.")
+    litellm_relative: float | None = Field(
+        description="(LiteLLM - recomputed) / recomputed over the sessions; None at $0."
+    )
+    litellm_disagree: int = Field(description="Sessions beyond the tolerance.")
+    harness_sessions: int = Field(description="Sessions with the harness's own account.")
+    harness_usd: float | None
+    harness_relative: float | None
+    harness_disagree: int
 
 
 class Design(_Model):
@@ -254,6 +278,7 @@ class Report(_Model):
     variants: list[VariantReport]
     tasks: list[TaskReport]
     design: Design
+    cost_accuracy: list[CostAccuracy]
     charts: list[Chart]
     methods: Methods
     caveats: list[str]

@@ -96,3 +96,10 @@ FROM spend_log_gaps
 WHERE experiment = %(experiment)s
 GROUP BY variant, variant_version
 ORDER BY variant, variant_version
+
+-- name: report.ledger
+-- Each counted session's cost three ways (the cost_ledger view).
+SELECT variant, variant_version, recomputed_usd, litellm_usd, harness_usd, requests, unpriced
+FROM cost_ledger
+WHERE experiment = %(experiment)s
+ORDER BY variant, variant_version, session_id

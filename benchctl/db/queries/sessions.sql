@@ -97,3 +97,17 @@ FROM verifications WHERE session_id = %(id)s ORDER BY id DESC LIMIT 1
 
 -- name: sessions.task_card_version
 SELECT spec, comparable FROM task_cards WHERE name = %(name)s AND version = %(version)s
+
+-- name: sessions.harness_profile
+SELECT spec FROM harness_profiles WHERE name = %(name)s ORDER BY version DESC LIMIT 1
+
+-- name: sessions.record_account
+INSERT INTO session_accounts (session_id, cost_usd, input_tokens, output_tokens, source)
+VALUES (%(session_id)s, %(cost_usd)s, %(input_tokens)s, %(output_tokens)s, %(source)s)
+ON CONFLICT (session_id) DO UPDATE SET cost_usd = excluded.cost_usd,
+    input_tokens = excluded.input_tokens, output_tokens = excluded.output_tokens,
+    source = excluded.source, recorded_at = now()
+
+-- name: sessions.ledger
+SELECT recomputed_usd, litellm_usd, harness_usd, requests, unpriced FROM cost_ledger
+WHERE session_id = %(id)s

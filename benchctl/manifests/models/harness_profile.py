@@ -67,6 +67,30 @@ class SettingSpec(StrictModel):
         return values
 
 
+_JSON_PATH = r"^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$"
+JsonPath = Annotated[str, StringConstraints(pattern=_JSON_PATH, max_length=200)]
+
+
+class Account(StrictModel):
+    """Where the harness reports what it thinks a session cost, in its own output."""
+
+    format: Literal["json", "jsonl"] = Field(
+        description="json: the output is (or ends with) one JSON object; jsonl: one JSON object"
+        " a line, the matching ones summed."
+    )
+    match: dict[JsonPath, str] = Field(
+        default_factory=dict,
+        description="jsonl: only objects whose fields (dotted paths) have these values count.",
+    )
+    cost_usd: JsonPath | None = Field(
+        default=None, description="Dotted path of the cost in USD, e.g. total_cost_usd."
+    )
+    input_tokens: JsonPath | None = Field(default=None, description="Dotted path of input tokens.")
+    output_tokens: JsonPath | None = Field(
+        default=None, description="Dotted path of output tokens."
+    )
+
+
 class HarnessProfileSpec(StrictModel):
     harness: NonEmptyStr = Field(description="The harness, e.g. `Claude Code 2.x`.")
     protocol: Protocol = Field(description="The proxy API the harness calls.")
@@ -82,6 +106,11 @@ class HarnessProfileSpec(StrictModel):
     launch: NonEmptyStr = Field(description="Jinja2 template of the command the operator runs.")
     docs_url: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = Field(
         default=None, description="Where the harness documents its proxy settings."
+    )
+    account: Account | None = Field(
+        default=None,
+        description="How to read the harness's own account of cost and tokens from its output,"
+        " for the session's cost ledger (`benchctl session account`).",
     )
 
     @field_validator("env")

@@ -1,0 +1,44 @@
+-- The cost ledger: spend rows LiteLLM dropped, the harness's own account, and each session's cost
+-- three ways.
+
+-- Spend rows LiteLLM may have dropped: per session, the successful calls the proxy's own
+-- Prometheus latency histogram counted for the session's key alias, against the successful
+-- requests collected from its spend logs. A counter restarts with the proxy, so a gap is only
+-- ever under-reported, never invented.
+CREATE VIEW spend_log_gaps AS
+SELECT s.id AS session_id, s.experiment, s.variant, s.variant_version, s.task_card,
+    s.replicate, p.value::bigint AS observed, count(r.request_id) AS logged,
+    p.value::bigint - count(r.request_id) AS missing
+FROM sessions s
+JOIN prometheus_samples p ON p.key_alias = s.key_alias
+    AND p.metric = 'litellm_request_total_latency_metric_count' AND p.le = 'Infinity'
+LEFT JOIN requests r ON r.session_id = s.id AND r.status = 'success'
+GROUP BY s.id, p.value
+HAVING p.value > count(r.request_id);
+
+-- The harness's own account of a session (Claude Code's `total_cost_usd`...), read from its
+-- output as its harness profile's `account` says.
+CREATE TABLE session_accounts (
+    session_id uuid PRIMARY KEY REFERENCES sessions (id),
+    cost_usd double precision CHECK (cost_usd >= 0),
+    input_tokens bigint CHECK (input_tokens >= 0),
+    output_tokens bigint CHECK (output_tokens >= 0),
+    source text NOT NULL,
+    recorded_at timestamptz NOT NULL DEFAULT now()
+);
+
+-- Each session's cost three ways: recomputed from usage and the provider manifest's prices (what
+-- reports use), LiteLLM's own `spend`, and the harness's account where one was recorded.
+CREATE VIEW cost_ledger AS
+SELECT s.id AS session_id, s.experiment, s.variant, s.variant_version, s.task_card,
+    s.replicate,
+    coalesce(sum(r.cost_usd::numeric), 0)::double precision AS recomputed_usd,
+    coalesce(sum(r.litellm_spend_usd::numeric), 0)::double precision AS litellm_usd,
+    a.cost_usd AS harness_usd,
+    count(r.request_id) AS requests,
+    count(r.request_id) FILTER (WHERE r.cost_usd IS NULL) AS unpriced
+FROM sessions s
+LEFT JOIN requests r ON r.session_id = s.id
+LEFT JOIN session_accounts a ON a.session_id = s.id
+WHERE s.status <> 'aborted'
+GROUP BY s.id, a.cost_usd;

@@ -369,3 +369,30 @@ def test_status_classes_and_what_counts_as_an_error(database_url):
     ]  # fmt: skip
     # 3 upstream errors of the 6 calls that reached the upstream (refusals never did).
     assert figures == (9, 3, 3, 1, pytest.approx(3 / 6))
+
+
+def test_a_price_change_recosts_nothing_until_asked(settings, database_url, litellm_db):
+    keys = spendlogs.seed_sessions(database_url, 1)
+    spendlogs.insert(litellm_db, spendlogs.rows(3, keys))
+    collect(settings, since=SINCE)
+    before = dict(scalar_rows(database_url, "SELECT request_id, cost_usd FROM requests ORDER BY 1"))
+    versions = {v for (v,) in scalar_rows(database_url, "SELECT price_version FROM requests")}
+    assert len(versions) == 1 and None not in versions
+    # The provider's prices double after the rows were costed.
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE providers SET spec = jsonb_set(spec, '{spec,models,sim-fast,prices}',"
+            ' \'{"input": 4.0, "output": 16.0, "cache_read": 0.4}\')'
+        )
+    again = collect(settings, since=SINCE, refresh=True)
+    assert again.kept_costs == 3 and again.updated == 0
+    assert dict(scalar_rows(database_url, "SELECT request_id, cost_usd FROM requests")) == before
+    recosted = collect(settings, since=SINCE, recost=True)
+    assert (recosted.kept_costs, recosted.updated) == (0, 3)
+    after = dict(scalar_rows(database_url, "SELECT request_id, cost_usd FROM requests"))
+    assert all(after[r] == pytest.approx(2 * before[r]) for r in before)
+
+
+def scalar_rows(url: str, sql: str) -> list[tuple]:
+    with psycopg.connect(url) as conn:
+        return conn.execute(sql).fetchall()

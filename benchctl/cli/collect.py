@@ -68,6 +68,14 @@ def collect(
             " fixing prices or enabling content capture); the API source always does.",
         ),
     ] = False,
+    recost: Annotated[
+        bool,
+        typer.Option(
+            "--recost",
+            help="Cost the window's rows with the provider manifests' current prices. Without"
+            " it, a row costed before keeps its cost when prices changed since.",
+        ),
+    ] = False,
     as_json: Annotated[
         bool, typer.Option("--json", help="Print the summary as JSON (with format_version).")
     ] = False,
@@ -122,6 +130,7 @@ def collect(
             overlap=timedelta(seconds=seconds(overlap, "--overlap")),
             batch_size=batch_size,
             refresh=refresh,
+            recost=recost,
             progress=progress,
         )
     if as_json:
@@ -202,6 +211,11 @@ def summary_lines(summary: CollectSummary) -> list[str]:
     if summary.watermark is not None:
         lines.append(f"  watermark      {summary.watermark:%Y-%m-%d %H:%M:%S}Z")
     lines.append(f"  prometheus     {summary.prometheus}")
+    if summary.kept_costs:
+        lines.append(
+            f"  kept costs     {summary.kept_costs} row(s) keep the cost of the prices they were"
+            " collected with (prices changed since; --recost re-costs them)"
+        )
     if summary.spend_log_gaps:
         lines.append(
             f"  spend gaps     {summary.spend_log_gaps} successful call(s) in"

@@ -53,6 +53,8 @@ class Context:
     # Sessions whose rows are loaded; None: every session.
     selected: frozenset[uuid.UUID] | None = None
     sessions: tuple[SessionRef, ...] = field(default=())
+    # Re-cost rows collected before with other prices (`collect --recost`); else they keep theirs.
+    recost: bool = False
 
     def price_of(self, model_group: str | None, session: SessionRef) -> Prices | None:
         """Prices of the variant a row asked for: the session's own version when it asked for

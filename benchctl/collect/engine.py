@@ -60,6 +60,8 @@ class CollectSummary:
     # Successful calls Prometheus counted that the spend logs lack, and in how many sessions.
     spend_log_gaps: int = 0
     spend_log_gap_sessions: int = 0
+    # Rows costed before with prices that changed since, which kept their cost (no --recost).
+    kept_costs: int = 0
     note: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -88,6 +90,7 @@ def collect(
     overlap: timedelta = DEFAULT_OVERLAP,
     batch_size: int = DEFAULT_BATCH_SIZE,
     refresh: bool = False,
+    recost: bool = False,
     progress: Progress | None = None,
 ) -> CollectSummary:
     if overlap < MIN_OVERLAP:
@@ -105,7 +108,9 @@ def collect(
         conn.execute("SET TIME ZONE 'UTC'")
         everything = load_context(conn)
         selection = _select(everything, sessions, experiment)
-        ctx = replace(everything, selected=selection.session_ids)
+        ctx = replace(everything, selected=selection.session_ids, recost=recost)
+        # Re-costing means normalizing again rows stored unchanged.
+        refresh = refresh or recost
         moves_watermark = not sessions and experiment is None and since is None
         summary = CollectSummary(source=chosen, since=None, sessions=selection.count)
         start = _window_start(conn, chosen, since, selection, overlap, moves_watermark)
@@ -224,10 +229,11 @@ def _load_batches(
             batch.add(normalize(row, ctx))
             if high_water is None or row.started_at > high_water:
                 high_water = row.started_at
-        merged = loader.load(conn, batch)
+        merged = loader.load(conn, batch, recost=ctx.recost)
         summary.rows_read += len(rows)
         summary.new += merged.new
         summary.updated += merged.updated
+        summary.kept_costs += merged.kept_costs
         summary.unchanged += len(batch.requests) - merged.new - merged.updated
         summary.unattributed += len(batch.unattributed)
         summary.content_captured += merged.content_changed

@@ -30,7 +30,7 @@ _REQUEST_TYPES = (
     "text", "text", "text", "uuid", "text", "text", "int4", "text", "int4", "text", "text",
     "text", "text", "text", "text", "timestamptz", "timestamptz", "timestamptz", "float8",
     "float8", "text", "float8", "int4", "int4", "int4", "int4", "int4", "float8", "float8",
-    "text", "text", "text", "bool", "float8", "bool", "text", "timestamptz",
+    "text", "text", "text", "bool", "float8", "bool", "text", "timestamptz", "int4", "text",
 )  # fmt: skip
 _UNATTRIBUTED_TYPES = ("text", "text", "text", "text", "timestamptz", "text", "timestamptz")
 _SKIPPED_TYPES = ("text", "text", "timestamptz")
@@ -65,6 +65,7 @@ class Merged:
     updated: int
     unattributed_changed: int
     content_changed: int
+    kept_costs: int = 0
 
 
 def prepare(conn: Connection) -> None:
@@ -72,14 +73,14 @@ def prepare(conn: Connection) -> None:
     conn.execute(query("collect.create_temp"))
 
 
-def load(conn: Connection, batch: Batch) -> Merged:
+def load(conn: Connection, batch: Batch, *, recost: bool = False) -> Merged:
     """Merge one batch in one transaction; tables the batch has no rows for cost nothing."""
     durable = [s for s in batch.skipped.values() if s.reason in DURABLE_SKIPS]
     content = [
         c._replace(messages=_json(c.messages), response=_json(c.response))
         for c in batch.content.values()
     ]
-    new = updated = unattributed_changed = content_changed = 0
+    new = updated = unattributed_changed = content_changed = kept = 0
     with conn.transaction():
         requests = _copy(conn, "collect_requests_in", Request._fields, _REQUEST_TYPES,
                          list(batch.requests.values()))  # fmt: skip
@@ -88,6 +89,8 @@ def load(conn: Connection, batch: Batch) -> Merged:
         skipped = _copy(conn, "collect_skipped_in", Skipped._fields, _SKIPPED_TYPES, durable)
         captured = _copy(conn, "collect_content_in", Content._fields, _CONTENT_TYPES, content)
         failpoints.reached("collect.batch_copied")
+        if requests and not recost:
+            kept = conn.execute(query("collect.keep_costs")).rowcount
         if requests:
             counts = conn.execute(query("collect.merge_requests")).fetchone()
             assert counts is not None
@@ -104,7 +107,7 @@ def load(conn: Connection, batch: Batch) -> Merged:
             content_changed = stored["changed"]
         failpoints.reached("collect.batch_merged")
     failpoints.reached("collect.batch_committed")
-    return Merged(new, updated, unattributed_changed, content_changed)
+    return Merged(new, updated, unattributed_changed, content_changed, max(kept, 0))
 
 
 def _copy(

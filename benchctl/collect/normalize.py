@@ -21,8 +21,8 @@ from typing import Any, NamedTuple
 
 from benchctl.collect.context import CapturePolicy, Context, SessionRef
 from benchctl.collect.spend_row import SpendRow
-from benchctl.manifests.models.provider import cost
-from benchctl.reconcile.desired import KEY_ALIAS_PREFIX
+from benchctl.manifests.models.provider import Prices, cost
+from benchctl.reconcile.desired import KEY_ALIAS_PREFIX, digest
 
 NOT_BENCHCTL = "not a benchctl key"
 OTHER_DATABASE = "another benchctl database's key"
@@ -78,6 +78,10 @@ class Request(NamedTuple):
     tag_mismatch: bool
     joined_by: str
     source_updated_at: datetime | None
+    cache_write_1h_tokens: int
+    # Which prices costed the row (a digest of the provider's entry): a later collect never
+    # re-costs it with other prices unless asked to (`collect --recost`).
+    price_version: str | None
 
 
 class Content(NamedTuple):
@@ -140,6 +144,8 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
         usage.get("cache_creation_input_tokens"), prompt_details.get("cache_creation_tokens")
     )
     reasoning = _int(completion_details.get("reasoning_tokens"))
+    # Anthropic splits cache writes by TTL (Claude Code writes the 1-hour cache).
+    cache_write_1h = _int(_mapping(usage.get("cache_creation")).get("ephemeral_1h_input_tokens"))
 
     latency = None if row.ended_at is None else (row.ended_at - row.started_at) / _MS
     streamed = None if failed else _streamed(usage)
@@ -189,7 +195,7 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
         if prices is None
         else 0.0
         if failed and not usage
-        else cost(prices, prompt, completion, cached_read, cache_write),
+        else cost(prices, prompt, completion, cached_read, cache_write, cache_write_1h),
         litellm_spend_usd=row.spend,
         status="failure" if failed else "success",
         error_class=_text(error.get("error_class")),
@@ -199,9 +205,15 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
         tag_mismatch=tag_mismatch(row.request_tags, session),
         joined_by=joined_by,
         source_updated_at=row.updated_at,
+        cache_write_1h_tokens=cache_write_1h,
+        price_version=None if prices is None else price_version(prices),
     )
     policy = ctx.capture.get(session.experiment)
     return Normalized(request, None if policy is None else content(row, session, policy))
+
+
+def price_version(prices: Prices) -> str:
+    return digest(prices.model_dump(mode="json"))[:16]
 
 
 def tag_mismatch(tags: list[str] | None, session: SessionRef) -> bool:

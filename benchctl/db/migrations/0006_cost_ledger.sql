@@ -1,6 +1,12 @@
 -- The cost ledger: spend rows LiteLLM dropped, the harness's own account, and each session's cost
 -- three ways.
 
+-- Cache writes to the 1-hour cache (a part of cache_write_tokens, priced apart), and which
+-- prices costed each request.
+ALTER TABLE requests
+    ADD COLUMN cache_write_1h_tokens integer NOT NULL DEFAULT 0,
+    ADD COLUMN price_version text;
+
 -- Spend rows LiteLLM may have dropped: per session, the successful calls the proxy's own
 -- Prometheus latency histogram counted for the session's key alias, against the successful
 -- requests collected from its spend logs. A counter restarts with the proxy, so a gap is only

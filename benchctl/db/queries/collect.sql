@@ -88,6 +88,14 @@ WHERE NOT EXISTS (SELECT 1 FROM requests r
         WHERE k.request_id = s.request_id AND k.source_updated_at = s.source_updated_at)
 ORDER BY s.request_id
 
+-- name: collect.keep_costs
+-- Rows collected before that were costed with other prices (the provider's changed since) keep
+-- their cost and price version: a price change re-costs nothing silently. `collect --recost`
+-- skips this step.
+UPDATE collect_requests_in i SET cost_usd = r.cost_usd, price_version = r.price_version
+FROM requests r
+WHERE r.request_id = i.request_id AND r.price_version IS DISTINCT FROM i.price_version
+
 -- name: collect.merge_requests
 -- Inserts new rows, rewrites rows whose normalized form changed, leaves the rest untouched (no
 -- write, no new tuple); a row that joins a session now leaves unattributed_requests.
@@ -100,7 +108,7 @@ WITH merged AS (
         ttft_ms, ttft_quality, output_tokens_per_s, prompt_tokens, completion_tokens,
         cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
         litellm_spend_usd, status, error_class, error_code, streamed, proxy_overhead_ms,
-        tag_mismatch, joined_by, source_updated_at
+        tag_mismatch, joined_by, source_updated_at, cache_write_1h_tokens, price_version
     ) SELECT
         request_id, litellm_call_id, provider_request_id, session_id, experiment, variant,
         variant_version, task_card, task_card_version, key_hash, key_alias, requested_model,
@@ -108,7 +116,7 @@ WITH merged AS (
         ttft_ms, ttft_quality, output_tokens_per_s, prompt_tokens, completion_tokens,
         cached_read_tokens, cache_write_tokens, reasoning_tokens, cost_usd,
         litellm_spend_usd, status, error_class, error_code, streamed, proxy_overhead_ms,
-        tag_mismatch, joined_by, source_updated_at
+        tag_mismatch, joined_by, source_updated_at, cache_write_1h_tokens, price_version
     FROM collect_requests_in
     ON CONFLICT (request_id) DO UPDATE SET
         litellm_call_id = excluded.litellm_call_id,
@@ -138,6 +146,8 @@ WITH merged AS (
         cache_write_tokens = excluded.cache_write_tokens,
         reasoning_tokens = excluded.reasoning_tokens,
         cost_usd = excluded.cost_usd,
+        price_version = excluded.price_version,
+        cache_write_1h_tokens = excluded.cache_write_1h_tokens,
         litellm_spend_usd = excluded.litellm_spend_usd,
         status = excluded.status,
         error_class = excluded.error_class,

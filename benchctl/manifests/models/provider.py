@@ -47,16 +47,42 @@ def _metadata_address(host: str) -> bool:
     return address.is_link_local or str(address) in _METADATA_ADDRESSES
 
 
-class Prices(StrictModel):
-    """USD per million tokens, as the provider bills them."""
-
-    input: NonNegative = Field(description="Prompt tokens not served from cache.")
+class _Rates(StrictModel):
+    input: NonNegative = Field(description="Prompt tokens not served from or written to cache.")
     output: NonNegative = Field(description="Completion tokens, reasoning tokens included.")
     cache_read: NonNegative | None = Field(
-        default=None, description="Prompt tokens read from cache."
+        default=None, description="Prompt tokens read from cache. Default: the input price."
     )
     cache_write: NonNegative | None = Field(
-        default=None, description="Prompt tokens written to cache."
+        default=None,
+        description="Prompt tokens written to cache (Anthropic's 5-minute TTL). Default: the"
+        " input price.",
+    )
+    cache_write_1h: NonNegative | None = Field(
+        default=None,
+        description="Prompt tokens written to the 1-hour cache (Claude Code's TTL). Default:"
+        " the cache_write price.",
+    )
+
+
+class PriceTier(_Rates):
+    """Prices for requests whose prompt is longer than a threshold (long-context pricing)."""
+
+    above_input_tokens: int = Field(
+        ge=1, le=1_000_000_000, description="Applies when the prompt has more tokens than this."
+    )
+
+
+class Prices(_Rates):
+    """USD per million tokens, as the provider bills them."""
+
+    minimum_usd: NonNegative | None = Field(
+        default=None, description="Smallest charge of a request that reports usage, if any."
+    )
+    tiers: list[PriceTier] = Field(
+        default_factory=list,
+        description="Long-context prices: the tier with the highest threshold below the"
+        " prompt's size replaces these prices for the whole request.",
     )
 
 
@@ -187,17 +213,36 @@ class Provider(Envelope):
     )
 
 
-def cost(prices: Prices, prompt: int, completion: int, cached_read: int, cache_write: int) -> float:
+def cost(
+    prices: Prices,
+    prompt: int,
+    completion: int,
+    cached_read: int,
+    cache_write: int,
+    cache_write_1h: int = 0,
+) -> float:
     """USD at the provider manifest's per-million prices. Prompt tokens include those read from
-    and written to cache (LiteLLM's usage object counts them in); cache prices default to the
-    input price when the provider has none."""
+    and written to cache (LiteLLM's usage object counts them in), and cache writes include the
+    1-hour ones; cache prices default to the input price when the provider has none. A prompt
+    past a tier's threshold prices the whole request at the tier (as Anthropic and Google bill
+    long context)."""
+    rates: _Rates = prices
+    for tier in sorted(prices.tiers, key=lambda t: t.above_input_tokens):
+        if prompt > tier.above_input_tokens:
+            rates = tier
+    one_hour = min(cache_write_1h, cache_write)
     uncached = max(prompt - cached_read - cache_write, 0)
-    read_price = prices.input if prices.cache_read is None else prices.cache_read
-    write_price = prices.input if prices.cache_write is None else prices.cache_write
+    read_price = rates.input if rates.cache_read is None else rates.cache_read
+    write_price = rates.input if rates.cache_write is None else rates.cache_write
+    hour_price = write_price if rates.cache_write_1h is None else rates.cache_write_1h
     micro = (
-        uncached * prices.input
+        uncached * rates.input
         + cached_read * read_price
-        + cache_write * write_price
-        + completion * prices.output
+        + (cache_write - one_hour) * write_price
+        + one_hour * hour_price
+        + completion * rates.output
     )
-    return micro / 1_000_000
+    billed = micro / 1_000_000
+    if prices.minimum_usd is not None:
+        billed = max(billed, prices.minimum_usd)
+    return billed

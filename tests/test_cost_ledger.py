@@ -110,6 +110,8 @@ def test_the_ledger_flags_accounts_that_disagree(
     )  # fmt: skip
     assert done.exit_code == 0, done.output
     assert "recomputed $0.0500, LiteLLM $0.0300, harness $0.0512" in done.output
+    assert "LiteLLM differs from the recomputed cost by more than 5%." in done.output
+    assert "The harness differs" not in done.output
     with psycopg.connect(database_url) as conn:
         assert conn.execute(
             "SELECT cost_usd, input_tokens, output_tokens, source FROM session_accounts"
@@ -125,6 +127,16 @@ def test_the_ledger_flags_accounts_that_disagree(
     assert (accuracy["harness_sessions"], accuracy["harness_disagree"]) == (1, 0)
     readme = (out / EXPERIMENT / "README.md").read_text()
     assert f"| {VARIANT} | 2 | $0.0700 | $0.0500 (-29%) | 1 | $0.0512 (+2.4%) of 1 | 0 |" in readme
+    # The bundle carries the ledger and the harness's account.
+    bundle = tmp_path / "bundle"
+    exported = run_cli(
+        "export", EXPERIMENT, "--out", str(bundle), "--format", "csv", "--root",
+        str(example_repo), env=env,
+    )  # fmt: skip
+    assert exported.exit_code == 0, exported.output
+    ledger = (bundle / "cost_ledger.csv").read_text()
+    assert ledger.count("\n") == 3 and ",t,f" in ledger and ",f,\n" in ledger
+    assert "out.json" in (bundle / "session_accounts.csv").read_text()
 
 
 def test_a_profile_without_an_account_is_a_clear_error(

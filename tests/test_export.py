@@ -79,9 +79,11 @@ def test_csv_round_trip_and_same_bytes_twice(run_cli, db, tmp_path):
         assert result.exit_code == 0, result.output
     names = sorted(p.name for p in (tmp_path / "one").iterdir())
     assert names == [
+        "cost_ledger.csv",
         "manifests.json",
         "requests.csv",
         "rollups.csv",
+        "session_accounts.csv",
         "session_rollups.csv",
         "sessions.csv",
         "verifications.csv",

@@ -330,6 +330,9 @@ def account(
         f" harness {units.usd(harness) if harness is not None else 'reported no cost'}"
         f" ({found.get('requests', 0)} collected call(s); run `benchctl collect` first if 0)."
     )
+    for who, flag in (("LiteLLM", "litellm_disagrees"), ("The harness", "harness_disagrees")):
+        if found.get(flag):
+            typer.echo(f"{who} differs from the recomputed cost by more than 5%.")
 
 
 @session_app.command("abort")

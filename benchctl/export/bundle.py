@@ -21,7 +21,10 @@ from benchctl.db.queries import query
 from benchctl.export import Format as Format  # re-exported: report.writer imports it here
 from benchctl.report.data import require_experiment
 
-TABLES = ("requests", "sessions", "verifications", "session_rollups", "rollups")
+TABLES = (
+    "requests", "sessions", "verifications", "session_accounts", "session_rollups", "rollups",
+    "cost_ledger",
+)  # fmt: skip
 MANIFESTS = "manifests.json"
 _BATCH = 5000
 

@@ -215,13 +215,9 @@ def _corrected(spec: MetricSpec, comparisons: list[Comparison]) -> list[Comparis
     return out
 
 
-# Two accounts of one session's cost agree within this share (and a tenth of a cent).
+# Two accounts of one session's cost agree within this share (and a tenth of a cent): the
+# cost_ledger view's rule, which flags each session.
 COST_TOLERANCE = 0.05
-_COST_FLOOR_USD = 0.001
-
-
-def _disagree(ours: float, theirs: float) -> bool:
-    return abs(theirs - ours) > max(COST_TOLERANCE * ours, _COST_FLOOR_USD)
 
 
 def _relative(ours: float, theirs: float) -> float | None:
@@ -249,15 +245,11 @@ def _cost_accuracy(data: ReportData, labels: dict[Unit, str]) -> list[CostAccura
                 recomputed_usd=ours,
                 litellm_usd=litellm,
                 litellm_relative=_relative(ours, litellm),
-                litellm_disagree=sum(
-                    1 for r in rows if _disagree(r["recomputed_usd"], r["litellm_usd"])
-                ),
+                litellm_disagree=sum(1 for r in rows if r["litellm_disagrees"]),
                 harness_sessions=len(accounted),
                 harness_usd=harness,
                 harness_relative=None if harness is None else _relative(ours_accounted, harness),
-                harness_disagree=sum(
-                    1 for r in accounted if _disagree(r["recomputed_usd"], r["harness_usd"])
-                ),
+                harness_disagree=sum(1 for r in accounted if r["harness_disagrees"]),
             )
         )
     return found

@@ -34,17 +34,26 @@ CREATE TABLE session_accounts (
 );
 
 -- Each session's cost three ways: recomputed from usage and the provider manifest's prices (what
--- reports use), LiteLLM's own `spend`, and the harness's account where one was recorded.
+-- reports use), LiteLLM's own `spend`, and the harness's account where one was recorded; and
+-- whether the other two disagree with the recomputed cost, by more than 5% and a tenth of a cent.
 CREATE VIEW cost_ledger AS
-SELECT s.id AS session_id, s.experiment, s.variant, s.variant_version, s.task_card,
-    s.replicate,
-    coalesce(sum(r.cost_usd::numeric), 0)::double precision AS recomputed_usd,
-    coalesce(sum(r.litellm_spend_usd::numeric), 0)::double precision AS litellm_usd,
-    a.cost_usd AS harness_usd,
-    count(r.request_id) AS requests,
-    count(r.request_id) FILTER (WHERE r.cost_usd IS NULL) AS unpriced
-FROM sessions s
-LEFT JOIN requests r ON r.session_id = s.id
-LEFT JOIN session_accounts a ON a.session_id = s.id
-WHERE s.status <> 'aborted'
-GROUP BY s.id, a.cost_usd;
+SELECT session_id, experiment, variant, variant_version, task_card, replicate, recomputed_usd,
+    litellm_usd, harness_usd, requests, unpriced,
+    abs(litellm_usd - recomputed_usd) > greatest(0.05 * recomputed_usd, 0.001)
+        AS litellm_disagrees,
+    abs(harness_usd - recomputed_usd) > greatest(0.05 * recomputed_usd, 0.001)
+        AS harness_disagrees
+FROM (
+    SELECT s.id AS session_id, s.experiment, s.variant, s.variant_version, s.task_card,
+        s.replicate,
+        coalesce(sum(r.cost_usd::numeric), 0)::double precision AS recomputed_usd,
+        coalesce(sum(r.litellm_spend_usd::numeric), 0)::double precision AS litellm_usd,
+        a.cost_usd AS harness_usd,
+        count(r.request_id) AS requests,
+        count(r.request_id) FILTER (WHERE r.cost_usd IS NULL) AS unpriced
+    FROM sessions s
+    LEFT JOIN requests r ON r.session_id = s.id
+    LEFT JOIN session_accounts a ON a.session_id = s.id
+    WHERE s.status <> 'aborted'
+    GROUP BY s.id, a.cost_usd
+) ledger;

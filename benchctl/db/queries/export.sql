@@ -36,6 +36,21 @@ JOIN sessions s ON s.id = v.session_id
 WHERE s.experiment = %(experiment)s
 ORDER BY s.variant, s.variant_version, s.task_card, s.replicate, v.verified_at, v.id
 
+-- name: export.session_accounts
+-- The harnesses' own accounts of the experiment's sessions.
+SELECT a.session_id, a.cost_usd, a.input_tokens, a.output_tokens, a.source, a.recorded_at
+FROM session_accounts a
+JOIN sessions s ON s.id = a.session_id
+WHERE s.experiment = %(experiment)s
+ORDER BY s.variant, s.variant_version, s.task_card, s.replicate
+
+-- name: export.cost_ledger
+SELECT session_id, variant, variant_version, task_card, replicate, recomputed_usd, litellm_usd,
+    harness_usd, requests, unpriced, litellm_disagrees, harness_disagrees
+FROM cost_ledger
+WHERE experiment = %(experiment)s
+ORDER BY variant, variant_version, task_card, replicate
+
 -- name: export.session_rollups
 SELECT session_id, variant, variant_version, task_card, task_card_version, harness_profile,
     replicate, status, outcome, opened_at, ended_at, duration_s, requests, errors, error_rate,

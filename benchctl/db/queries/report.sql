@@ -99,7 +99,8 @@ ORDER BY variant, variant_version
 
 -- name: report.ledger
 -- Each counted session's cost three ways (the cost_ledger view).
-SELECT variant, variant_version, recomputed_usd, litellm_usd, harness_usd, requests, unpriced
+SELECT variant, variant_version, recomputed_usd, litellm_usd, harness_usd, requests, unpriced,
+    litellm_disagrees, harness_disagrees
 FROM cost_ledger
 WHERE experiment = %(experiment)s
 ORDER BY variant, variant_version, session_id

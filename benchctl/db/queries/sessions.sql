@@ -109,5 +109,6 @@ ON CONFLICT (session_id) DO UPDATE SET cost_usd = excluded.cost_usd,
     source = excluded.source, recorded_at = now()
 
 -- name: sessions.ledger
-SELECT recomputed_usd, litellm_usd, harness_usd, requests, unpriced FROM cost_ledger
-WHERE session_id = %(id)s
+SELECT recomputed_usd, litellm_usd, harness_usd, requests, unpriced, litellm_disagrees,
+    harness_disagrees
+FROM cost_ledger WHERE session_id = %(id)s

@@ -352,3 +352,32 @@ def test_calls_after_finalize_and_cut_streams_land_in_their_classes(
     (reason,) = reasons
     assert reason == f"made after its session ended (session {sid} is finalized)"
     assert (errors, refused) == (0, 0)
+
+
+def test_which_routes_carry_litellms_overhead(repo, env, litellm_proxy, database_url):
+    """LiteLLM 1.106.2 records its own overhead for non-streamed calls and for streamed
+    Anthropic messages, but not for streamed OpenAI chat completions (docs/collect.md)."""
+    anthropic = "sdk-anthropic-sim-fast"
+    keys = open_sessions(repo, env, [FAST, anthropic])
+    assert chat(litellm_proxy, keys[FAST], FAST, drawn_prompt("sim-fast", None)) == 200
+    assert chat(litellm_proxy, keys[FAST], FAST, drawn_prompt("sim-fast", None), stream=True) == 200
+    body = {
+        "model": anthropic, "max_tokens": 20, "stream": True,
+        "messages": [{"role": "user", "content": drawn_prompt("sim-fast", None)}],
+    }  # fmt: skip
+    with httpx.stream(
+        "POST", f"{litellm_proxy.url}/v1/messages",
+        headers={"x-api-key": keys[anthropic], "anthropic-version": "2023-06-01"},
+        json=body, timeout=60,
+    ) as response:  # fmt: skip
+        response.read()
+        assert response.status_code == 200
+    wait_for_rows(litellm_proxy, {hash_key(keys[FAST]), hash_key(keys[anthropic])}, 3)
+    done = cli(repo, env, "collect", "--source", "api", "--json")
+    assert done.returncode == 0, done.stderr
+    with psycopg.connect(database_url) as conn:
+        rows = conn.execute(
+            "SELECT variant, streamed, proxy_overhead_ms IS NOT NULL FROM requests"
+            " ORDER BY started_at"
+        ).fetchall()
+    assert rows == [(FAST, False, True), (FAST, True, False), (anthropic, True, True)], rows

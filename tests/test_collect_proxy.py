@@ -196,6 +196,12 @@ def test_traffic_lands_on_its_sessions_through_both_sources(
     }  # fmt: skip
     # The fast session's only failure asked for a model its key may not use: not its error.
     assert fast_figures == (0, 1, 3)
+    # Failed calls reported no usage: the provider billed nothing, and neither do we.
+    with psycopg.connect(database_url) as conn:
+        failed_costs = {c for (c,) in conn.execute(
+            "SELECT cost_usd FROM requests WHERE status = 'failure'"
+        )}  # fmt: skip
+    assert failed_costs == {0.0}
 
     db_env = {**env, "BENCHCTL_LITELLM_DATABASE_URL": litellm_proxy.database_url}
     via_db = cli(repo, db_env, "collect", "--source", "database", "--json")
@@ -352,6 +358,12 @@ def test_calls_after_finalize_and_cut_streams_land_in_their_classes(
     (reason,) = reasons
     assert reason == f"made after its session ended (session {sid} is finalized)"
     assert (errors, refused) == (0, 0)
+    # The cut stream keeps the tokens it was billed for, at the variant's prices.
+    with psycopg.connect(database_url) as conn:
+        (billed,) = conn.execute(
+            "SELECT cost_usd FROM requests WHERE status_class = 'cancelled'"
+        ).fetchone()
+    assert billed is not None and billed >= 0
 
 
 def test_which_routes_carry_litellms_overhead(repo, env, litellm_proxy, database_url):

@@ -396,3 +396,45 @@ def test_a_price_change_recosts_nothing_until_asked(settings, database_url, lite
 def scalar_rows(url: str, sql: str) -> list[tuple]:
     with psycopg.connect(url) as conn:
         return conn.execute(sql).fetchall()
+
+
+def test_rows_never_priced_get_their_first_price(settings, database_url, litellm_db):
+    keys = spendlogs.seed_sessions(database_url, 1)
+    spendlogs.insert(litellm_db, spendlogs.rows(2, keys))
+    with psycopg.connect(database_url) as conn:  # the model's prices are missing at first
+        conn.execute("UPDATE providers SET spec = jsonb_set(spec, '{spec,models}', '{}')")
+    collect(settings, since=SINCE)
+    assert scalar_rows(database_url, "SELECT DISTINCT cost_usd, price_version FROM requests") == [
+        (None, None)
+    ]
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE providers SET spec = jsonb_set(spec, '{spec,models}',"
+            ' \'{"sim-fast": {"prices": {"input": 2.0, "output": 8.0}}}\')'
+        )
+    fixed = collect(settings, since=SINCE, refresh=True)
+    assert fixed.kept_costs == 0
+    assert all(c is not None and v for c, v in scalar_rows(
+        database_url, "SELECT cost_usd, price_version FROM requests"
+    ))  # fmt: skip
+
+
+def test_a_row_made_after_its_session_ended_leaves_requests(settings, database_url, litellm_db):
+    keys = spendlogs.seed_sessions(database_url, 1)
+    spendlogs.insert(litellm_db, spendlogs.rows(3, keys))
+    collect(settings, since=SINCE)
+    assert scalar(database_url, "SELECT count(*) FROM requests") == 3
+    # The session ended well before its last call (LiteLLM logged it late, say).
+    with psycopg.connect(database_url) as conn:
+        conn.execute(
+            "UPDATE sessions SET status = 'finalized', ended_at ="
+            " (SELECT max(started_at) FROM requests) - interval '1 minute'"
+        )
+    collect(settings, since=SINCE, refresh=True)
+    in_requests = scalar(database_url, "SELECT count(*) FROM requests")
+    apart = scalar(database_url, "SELECT count(*) FROM unattributed_requests")
+    both = scalar(
+        database_url,
+        "SELECT count(*) FROM requests r JOIN unattributed_requests u USING (request_id)",
+    )
+    assert (in_requests + apart, both) == (3, 0) and apart >= 1

@@ -246,7 +246,7 @@ def test_a_call_after_the_session_ended_is_not_the_sessions():
         **{
             **SESSION.__dict__,
             "status": "finalized",
-            "ended_at": row.started_at - timedelta(seconds=1),
+            "ended_at": row.started_at - timedelta(seconds=60),
         }
     )
     result = normalize(row, context(by_hash={KEY_HASH: ended}, by_alias={ALIAS: ended}))
@@ -275,3 +275,16 @@ def test_a_failed_call_without_usage_costs_nothing():
     # With a usage object, the provider billed it: priced as usual.
     billed = {**failed, "metadata": {**failed["metadata"], "usage_object": {"prompt_tokens": 1200}}}
     assert request(billed).cost_usd == pytest.approx(1200 * PRICES.input / 1_000_000)
+
+
+def test_a_call_begun_within_the_grace_of_the_end_is_the_sessions():
+    """The proxy's and the database's clocks may differ by a few seconds."""
+    row = from_api(STREAMING)
+    ended = SessionRef(
+        **{
+            **SESSION.__dict__,
+            "status": "finalized",
+            "ended_at": row.started_at - timedelta(seconds=5),
+        }
+    )
+    assert isinstance(normalize(row, context(by_hash={KEY_HASH: ended})), Normalized)

@@ -164,3 +164,20 @@ def test_a_profile_without_an_account_is_a_clear_error(
     )  # fmt: skip
     assert done.exit_code == 2
     assert "declares no `account`" in done.output
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ('{"total_cost_usd": 1, "usage": {"input_tokens": ' + "9" * 5000 + "}}", "no JSON"),
+        ('{"total_cost_usd": 1, "usage": {"input_tokens": 99999999999999999999}}', "token count"),
+    ],
+)
+def test_absurd_numbers_are_clear_errors(text, message):
+    with pytest.raises(UsageError, match=message):
+        read_account(CLAUDE, text)
+
+
+def test_a_json_transcript_reads_its_last_object():
+    transcript = [{"type": "system"}, {"type": "assistant"}, CLAUDE_RESULT]
+    assert read_account(CLAUDE, json.dumps(transcript)).cost_usd == 0.0512

@@ -63,3 +63,16 @@ def test_litellms_own_cost_is_printed_beside_ours():
         print(f"usage {prompt}/{completion}/{read}/{write}: ours ${bill:.6f},"
               f" LiteLLM ${sum(theirs):.6f}")  # fmt: skip
         assert sum(theirs) > 0
+
+
+def test_a_tier_without_cache_prices_takes_the_base_ones():
+    prices = Prices(
+        input=3.0, output=15.0, cache_read=0.3,
+        tiers=[{"above_input_tokens": 200_000, "input": 6.0, "output": 22.5}],
+    )  # fmt: skip
+    # 600k prompt, 500k of it cached: 100k x $6 + 500k x $0.30 (the base cache price).
+    assert cost(prices, 600_000, 0, 500_000, 0) == pytest.approx(0.75)
+
+
+def test_the_minimum_is_not_charged_without_usage():
+    assert cost(Prices(input=1.0, output=2.0, minimum_usd=0.01), 0, 0, 0, 0) == 0.0

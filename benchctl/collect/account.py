@@ -17,6 +17,8 @@ from benchctl.manifests.models.harness_profile import Account
 
 # A harness's output is text a person could read; far past this it is not one.
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
+# What a bigint column holds.
+_MAX_COUNT = 2**63 - 1
 
 
 @dataclass(frozen=True)
@@ -51,7 +53,7 @@ def _objects(text: str) -> list[dict[str, Any]]:
         if line.startswith("{"):
             try:
                 value = json.loads(line)
-            except json.JSONDecodeError:
+            except (ValueError, OverflowError):  # JSONDecodeError, and digits past int limits
                 continue
             if isinstance(value, dict):
                 found.append(value)
@@ -63,9 +65,12 @@ def read_account(account: Account, text: str) -> HarnessAccount:
     if account.format == "json":
         try:
             whole = json.loads(text)
-            chosen = [whole] if isinstance(whole, dict) else []
-        except json.JSONDecodeError:
-            chosen = _objects(text)[-1:]  # the last object of a log that ends with one
+        except (ValueError, OverflowError):
+            whole = None
+        if isinstance(whole, list):  # a transcript of events: the last object is the result
+            whole = next((o for o in reversed(whole) if isinstance(o, dict)), None)
+        # Else the last object of a log that ends with one.
+        chosen = [whole] if isinstance(whole, dict) else _objects(text)[-1:]
     else:
         chosen = [
             o for o in _objects(text) if all(_at(o, k) == v for k, v in account.match.items())
@@ -84,6 +89,9 @@ def read_account(account: Account, text: str) -> HarnessAccount:
     cost = total(account.cost_usd, "cost")
     tokens_in = total(account.input_tokens, "input tokens")
     tokens_out = total(account.output_tokens, "output tokens")
+    for count, what in ((tokens_in, "input tokens"), (tokens_out, "output tokens")):
+        if count is not None and count > _MAX_COUNT:
+            raise UsageError(f"the harness output's {what} ({count:.3g}) is not a token count.")
     if cost is None and tokens_in is None and tokens_out is None:
         raise UsageError("the harness output has none of the fields its profile's account names.")
     return HarnessAccount(

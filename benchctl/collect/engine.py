@@ -133,7 +133,8 @@ def collect(
         summary.prometheus = collect_prometheus(
             conn, settings.prometheus_url, ctx.alias_prefix
         ).status
-        gaps = conn.execute(query("collect.spend_log_gaps")).fetchone()
+        selected = None if ctx.selected is None else sorted(ctx.selected)
+        gaps = conn.execute(query("collect.spend_log_gaps"), {"sessions": selected}).fetchone()
         if gaps is not None:
             summary.spend_log_gaps = int(gaps["missing"])
             summary.spend_log_gap_sessions = int(gaps["sessions"])

@@ -28,6 +28,9 @@ NOT_BENCHCTL = "not a benchctl key"
 OTHER_DATABASE = "another benchctl database's key"
 NOT_SELECTED = "session not selected"
 AFTER_END = "made after its session ended"
+# The proxy's clock (a call's start) against the database's (a session's end): hosts differ by
+# this much at most, and a call begun in it is still the session's.
+END_GRACE = timedelta(seconds=10)
 # Skips recorded in skipped_requests (they can never become ours); NOT_SELECTED rows are ours and
 # a later collect that selects their session must still load them.
 DURABLE_SKIPS = frozenset({NOT_BENCHCTL, OTHER_DATABASE})
@@ -127,7 +130,7 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
         return _unmatched(row, ctx)
     if ctx.selected is not None and session.id not in ctx.selected:
         return Skipped(row.request_id, NOT_SELECTED, row.updated_at)
-    if session.ended_at is not None and row.started_at > session.ended_at:
+    if session.ended_at is not None and row.started_at > session.ended_at + END_GRACE:
         # A harness still calling with a revoked key: kept and counted, but never part of the
         # session's figures (its 401s are not the session's errors).
         return _unattributed(row, f"{AFTER_END} (session {session.id} is {session.status})")
@@ -213,7 +216,10 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
 
 
 def price_version(prices: Prices) -> str:
-    return digest(prices.model_dump(mode="json"))[:16]
+    """A digest of the prices as billed: the order tiers are written in does not change it."""
+    document = prices.model_dump(mode="json")
+    document["tiers"] = sorted(document["tiers"], key=lambda t: t["above_input_tokens"])
+    return digest(document)[:16]
 
 
 def tag_mismatch(tags: list[str] | None, session: SessionRef) -> bool:

@@ -92,9 +92,16 @@ ORDER BY s.request_id
 -- Rows collected before that were costed with other prices (the provider's changed since) keep
 -- their cost and price version: a price change re-costs nothing silently. `collect --recost`
 -- skips this step.
+-- Only rows whose usage and status are unchanged: new usage is costed anew. Rows never priced
+-- (no price_version) get their first price.
 UPDATE collect_requests_in i SET cost_usd = r.cost_usd, price_version = r.price_version
 FROM requests r
 WHERE r.request_id = i.request_id AND r.price_version IS DISTINCT FROM i.price_version
+    AND r.price_version IS NOT NULL AND r.cost_usd IS NOT NULL
+    AND (r.prompt_tokens, r.completion_tokens, r.cached_read_tokens, r.cache_write_tokens,
+        r.cache_write_1h_tokens, r.status)
+    = (i.prompt_tokens, i.completion_tokens, i.cached_read_tokens, i.cache_write_tokens,
+        i.cache_write_1h_tokens, i.status)
 
 -- name: collect.merge_requests
 -- Inserts new rows, rewrites rows whose normalized form changed, leaves the rest untouched (no
@@ -167,7 +174,10 @@ SELECT count(*) FILTER (WHERE inserted) AS new, count(*) FILTER (WHERE NOT inser
 FROM merged
 
 -- name: collect.merge_unattributed
-WITH merged AS (
+-- A row that no longer belongs to its session (made after it ended) leaves requests.
+WITH left_session AS (
+    DELETE FROM requests r USING collect_unattributed_in i WHERE r.request_id = i.request_id
+), merged AS (
     INSERT INTO unattributed_requests AS u SELECT * FROM collect_unattributed_in
     ON CONFLICT (request_id) DO UPDATE SET
         key_hash = excluded.key_hash,
@@ -244,4 +254,6 @@ COPY collect_seen (request_id, started_at, source_updated_at) FROM STDIN (FORMAT
 COPY {table} ({columns}) FROM STDIN (FORMAT BINARY)
 
 -- name: collect.spend_log_gaps
+-- Of the sessions this run collected (all when none were selected).
 SELECT count(*) AS sessions, coalesce(sum(missing), 0) AS missing FROM spend_log_gaps
+WHERE %(sessions)s::uuid[] IS NULL OR session_id = ANY(%(sessions)s::uuid[])

@@ -11,7 +11,8 @@ SELECT request_id, litellm_call_id, provider_request_id, session_id, experiment,
     provider, call_type, started_at, first_token_at, ended_at, latency_ms, ttft_ms,
     ttft_quality, output_tokens_per_s, prompt_tokens, completion_tokens, cached_read_tokens,
     cache_write_tokens, reasoning_tokens, cost_usd, litellm_spend_usd, status, error_class,
-    error_code, streamed, proxy_overhead_ms, tag_mismatch, source_updated_at, status_class
+    error_code, streamed, proxy_overhead_ms, tag_mismatch, source_updated_at, status_class,
+    cache_write_1h_tokens, price_version
 FROM requests
 WHERE experiment = %(experiment)s
 ORDER BY started_at, request_id

@@ -78,7 +78,7 @@ class Account(StrictModel):
         description="json: the output is (or ends with) one JSON object; jsonl: one JSON object"
         " a line, the matching ones summed."
     )
-    match: dict[JsonPath, str] = Field(
+    match: dict[JsonPath, str | int | bool] = Field(
         default_factory=dict,
         description="jsonl: only objects whose fields (dotted paths) have these values count.",
     )

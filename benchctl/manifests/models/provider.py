@@ -66,7 +66,8 @@ class _Rates(StrictModel):
 
 
 class PriceTier(_Rates):
-    """Prices for requests whose prompt is longer than a threshold (long-context pricing)."""
+    """Prices for requests whose prompt is longer than a threshold (long-context pricing). A
+    cache price the tier leaves out is the base prices' one, then the tier's input price."""
 
     above_input_tokens: int = Field(
         ge=1, le=1_000_000_000, description="Applies when the prompt has more tokens than this."
@@ -232,9 +233,10 @@ def cost(
             rates = tier
     one_hour = min(cache_write_1h, cache_write)
     uncached = max(prompt - cached_read - cache_write, 0)
-    read_price = rates.input if rates.cache_read is None else rates.cache_read
-    write_price = rates.input if rates.cache_write is None else rates.cache_write
-    hour_price = write_price if rates.cache_write_1h is None else rates.cache_write_1h
+    # A tier without its own cache prices takes the base ones, and only then the input price.
+    read_price = _first(rates.cache_read, prices.cache_read, rates.input)
+    write_price = _first(rates.cache_write, prices.cache_write, rates.input)
+    hour_price = _first(rates.cache_write_1h, prices.cache_write_1h, write_price)
     micro = (
         uncached * rates.input
         + cached_read * read_price
@@ -243,6 +245,11 @@ def cost(
         + completion * rates.output
     )
     billed = micro / 1_000_000
-    if prices.minimum_usd is not None:
+    # A minimum charge is for a request that used tokens, not for one that reported none.
+    if prices.minimum_usd is not None and micro > 0:
         billed = max(billed, prices.minimum_usd)
     return billed
+
+
+def _first(*values: float | None) -> float:
+    return next(v for v in values if v is not None)

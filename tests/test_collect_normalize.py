@@ -288,3 +288,17 @@ def test_a_call_begun_within_the_grace_of_the_end_is_the_sessions():
         }
     )
     assert isinstance(normalize(row, context(by_hash={KEY_HASH: ended})), Normalized)
+
+
+def test_a_401_of_an_ended_session_is_apart_whatever_the_clocks():
+    failure = {
+        **FAILURE,
+        "metadata": {
+            **FAILURE["metadata"],
+            "error_information": {**FAILURE["metadata"]["error_information"], "error_code": "401"},
+        },
+    }
+    row = from_api(failure)
+    ended = SessionRef(**{**SESSION.__dict__, "status": "finalized", "ended_at": row.started_at})
+    result = normalize(row, context(by_hash={row.api_key: ended}))
+    assert isinstance(result, Unattributed) and result.reason.startswith("made after")

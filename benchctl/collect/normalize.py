@@ -130,9 +130,12 @@ def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skippe
         return _unmatched(row, ctx)
     if ctx.selected is not None and session.id not in ctx.selected:
         return Skipped(row.request_id, NOT_SELECTED, row.updated_at)
-    if session.ended_at is not None and row.started_at > session.ended_at + END_GRACE:
+    ended = session.ended_at
+    revoked = _error_code(row.error or {}) == "401"  # the proxy no longer knows the key
+    if ended is not None and (row.started_at > ended + END_GRACE or revoked):
         # A harness still calling with a revoked key: kept and counted, but never part of the
-        # session's figures (its 401s are not the session's errors).
+        # session's figures (its 401s are not the session's errors). A 401 of an ended session
+        # is one whatever the clocks say; other calls get END_GRACE for clock skew.
         return _unattributed(row, f"{AFTER_END} (session {session.id} is {session.status})")
 
     usage = row.usage or {}

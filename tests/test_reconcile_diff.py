@@ -334,3 +334,51 @@ def test_a_credential_sent_to_a_new_host_is_marked_sensitive_everywhere(tmp_path
     ]
     assert all(not a.sensitive for a in diff(desired(tmp_path / "d"), empty, now=NOW).actions)
     assert all(not a.sensitive for a in diff(base, applied(base), now=NOW).actions)
+
+
+HEADLESS = """\
+apiVersion: benchctl/v1
+kind: Experiment
+metadata: {name: exp}
+spec:
+  variants: [fast]
+  task_cards: [hello]
+  baseline: fast
+  replicates: 3
+  headless: {max_attempts: 2}
+  sessions:
+    - {variant: fast, task_card: hello, replicate: 2, notes: worked by hand}
+"""
+
+
+def test_a_headless_grid_opens_its_cells_and_leaves_finished_ones_be(tmp_path):
+    state = desired(tmp_path, experiments__exp=HEADLESS)
+    by_replicate = {s.replicate: s for s in state.sessions}
+    assert sorted(by_replicate) == [1, 2, 3]
+    # The entry for replicate 2 stays interactive; the other cells come from the grid.
+    assert [by_replicate[r].headless for r in (1, 2, 3)] == [True, False, True]
+
+    base = applied(state)
+    plan = diff(state, base, now=NOW)
+    opened = [a for a in plan.actions if a.action == "open"]
+    assert len(opened) == 3 and plan.summary.open == 3
+    assert {a.reason for a in opened} == {"headless grid: for `benchctl run`", "new session entry"}
+
+    # The runner finalized replicate 1 and aborted 3 (their entries never existed): no churn.
+    base.sessions = {
+        session_id("exp", "fast", "hello", 1): row("finalized", 1, outcome="success"),
+        session_id("exp", "fast", "hello", 2): row("open", 2, notes="worked by hand"),
+        session_id("exp", "fast", "hello", 3): row("aborted", 3),
+    }
+    open_id = session_id("exp", "fast", "hello", 2)
+    base.keys = {key_alias(open_id, "L"): key(open_id)}
+    assert diff(state, base, now=NOW).actions == []
+
+
+def test_a_saved_plan_of_a_headless_grid_revalidates(tmp_path):
+    from benchctl.reconcile.desired import revalidate
+
+    root = write_minirepo(tmp_path / "repo", experiments__exp=HEADLESS)
+    state = desired_state(load_repository(root).repository, manifest_commit=None,
+                          manifest_dirty=None)  # fmt: skip
+    assert revalidate(state, root) == []

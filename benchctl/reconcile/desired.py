@@ -84,6 +84,9 @@ class DesiredSession(Snapshot):
     outcome: Outcome | None
     outcome_source: OutcomeSource | None = None
     notes: str
+    # Opened from the experiment's headless grid, not from an entry: `benchctl run` ends it,
+    # and the plan leaves it be once it has.
+    headless: bool = False
 
     @property
     def source(self) -> OutcomeSource | None:
@@ -161,6 +164,30 @@ def _comparable(kind: str, name: str, repo: Repository) -> dict[str, Any]:
     return {}
 
 
+def _headless_grid(
+    repo: Repository, listed: set[tuple[str, str, str, int]]
+) -> list[DesiredSession]:
+    """Every cell of each headless experiment's grid that no entry lists, as an open session."""
+    grid = []
+    for name, loaded in sorted(repo.experiments.items()):
+        spec = loaded.model.spec
+        if spec.headless is None:
+            continue
+        for variant in spec.variants:
+            for task_card in spec.task_cards:
+                for replicate in range(1, spec.replicates + 1):
+                    if (name, variant, task_card, replicate) in listed:
+                        continue
+                    grid.append(
+                        DesiredSession(
+                            experiment=name, variant=variant, task_card=task_card,
+                            replicate=replicate, status="open", outcome=None, notes="",
+                            headless=True,
+                        )
+                    )  # fmt: skip
+    return grid
+
+
 def desired_state(
     repo: Repository, *, manifest_commit: str | None, manifest_dirty: bool | None
 ) -> DesiredState:
@@ -196,6 +223,11 @@ def desired_state(
         for name, loaded in sorted(repo.experiments.items())
         for entry in loaded.model.spec.sessions
     ]
+    sessions.extend(
+        _headless_grid(
+            repo, {(s.experiment, s.variant, s.task_card, s.replicate) for s in sessions}
+        )
+    )
     return DesiredState(
         objects=objects,
         sessions=sessions,
@@ -228,7 +260,9 @@ def revalidate(desired: DesiredState, files_root: Path) -> list[str]:
         root = Path(scratch)
         entries: dict[str, list[dict[str, Any]]] = {}
         for session in desired.sessions:
-            entry = session.model_dump(exclude={"experiment"}, exclude_none=True)
+            if session.headless:  # derived again from the experiment's spec.headless
+                continue
+            entry = session.model_dump(exclude={"experiment", "headless"}, exclude_none=True)
             if not entry.get("notes"):
                 entry.pop("notes", None)
             entries.setdefault(session.experiment, []).append(entry)

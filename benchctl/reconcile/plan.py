@@ -367,6 +367,8 @@ def _open(
     reason = (
         "resuming an apply that stopped before the key was recorded"
         if resume
+        else "headless grid: for `benchctl run`"
+        if entry.headless
         else "new session entry"
     )
     return _for(
@@ -449,6 +451,8 @@ def _session_action(
         )  # fmt: skip
     if have.status == "aborting":
         return _for(entry, lineage, "abort", "resuming an interrupted abort", resume=True)
+    if have.status in ("finalized", "aborted") and entry.headless:
+        return None  # `benchctl run` ended it: the grid asks for nothing more
     if have.status in ("finalized", "aborted"):
         if entry.status != have.status:
             raise PlanError(

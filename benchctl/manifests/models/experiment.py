@@ -105,6 +105,22 @@ class SessionEntry(StrictModel):
         return outcome
 
 
+class Headless(StrictModel):
+    """The experiment's grid runs headless: `benchctl run` executes its sessions."""
+
+    max_attempts: int = Field(
+        default=3,
+        ge=1,
+        le=10,
+        description="Attempts a session gets when infrastructure fails (setup, harness missing,"
+        " proxy down, runner killed); the agent's own failures are never retried.",
+    )
+    sandbox: Literal["auto", "bwrap", "none"] = Field(
+        default="auto",
+        description="Run the harness under bubblewrap: auto when installed, bwrap to require it.",
+    )
+
+
 class ExperimentSpec(StrictModel):
     hypothesis: str = Field(default="", description="What the experiment sets out to show.")
     variants: list[Name] = Field(min_length=1, description="Variants compared.")
@@ -118,6 +134,11 @@ class ExperimentSpec(StrictModel):
     )
     session_policy: SessionPolicy = Field(
         default_factory=SessionPolicy, description="Limits of every session's proxy key."
+    )
+    headless: Headless | None = Field(
+        default=None,
+        description="Open every variant x task card x replicate as a headless session for"
+        " `benchctl run`; entries in `sessions` stay interactive and take precedence.",
     )
     sessions: list[SessionEntry] = Field(
         default_factory=list, description="Sessions to open, finalize or abort."

@@ -80,7 +80,7 @@ def _session(database_url: str, replicate: int, cost: float, spend: float) -> st
                 "task_card": TASK, "task_card_version": 1, "harness_profile": PROFILE,
                 "replicate": replicate, "notes": "", "key_alias": f"benchctl-ledger-{sid}",
                 "budget_usd": 5.0, "ttl_seconds": 3600, "manifest_commit": None,
-                "manifest_dirty": None, "repo_path": "/", "operator": "test",
+                "manifest_dirty": None, "repo_path": "/", "operator": "test", "headless": False,
             },
         )  # fmt: skip
         conn.execute(
@@ -153,7 +153,7 @@ def test_a_profile_without_an_account_is_a_clear_error(
                 "harness_profile": "openai-sdk-script", "replicate": 1, "notes": "",
                 "key_alias": f"benchctl-ledger-{sid}", "budget_usd": 5.0, "ttl_seconds": 3600,
                 "manifest_commit": None, "manifest_dirty": None, "repo_path": "/",
-                "operator": "test",
+                "operator": "test", "headless": False,
             },
         )  # fmt: skip
     output = tmp_path / "out.json"

@@ -48,6 +48,7 @@ def _open_session(run_cli, repo: Path, env, database_url: str, replicate: int) -
                 "replicate": replicate, "notes": "", "key_alias": f"benchctl-test-{sid}",
                 "budget_usd": 5.0, "ttl_seconds": 3600, "manifest_commit": None,
                 "manifest_dirty": None, "repo_path": str(repo), "operator": "test",
+                "headless": False,
             },
         )  # fmt: skip
         conn.execute(
@@ -325,7 +326,7 @@ def test_plan_forecasts_cost_and_what_the_grid_can_tell_apart(run_cli, applied, 
                     "harness_profile": "openai-sdk-script", "replicate": replicate, "notes": "",
                     "key_alias": f"benchctl-old-{sid}", "budget_usd": 5.0, "ttl_seconds": 3600,
                     "manifest_commit": None, "manifest_dirty": None, "repo_path": "/",
-                    "operator": "test",
+                    "operator": "test", "headless": False,
                 },
             )  # fmt: skip
             conn.execute(

@@ -28,7 +28,8 @@ from benchctl.manifests.models.common import duration_seconds
 from benchctl.manifests.models.experiment import SessionPolicy
 from benchctl.reconcile import failpoints
 from benchctl.reconcile.desired import DesiredSession
-from benchctl.reconcile.envfile import SessionInfo, SessionManifests, env_path
+from benchctl.reconcile.ending import Ending, end_session
+from benchctl.reconcile.envfile import SessionInfo, SessionManifests
 from benchctl.reconcile.keys import KeyRequest, issue_key
 from benchctl.reconcile.plan import Action, Plan
 from benchctl.reconcile.provenance import operator
@@ -234,6 +235,7 @@ class Applier:
                 "harness_profile": manifests.harness_profile.metadata.name,
                 "replicate": entry.replicate,
                 "notes": entry.notes,
+                "headless": entry.headless,
                 "key_alias": alias,
                 "budget_usd": policy.budget_usd,
                 "ttl_seconds": duration_seconds(policy.ttl),
@@ -277,26 +279,16 @@ class Applier:
         assert self.client is not None
         finalize = action.action == "finalize"
         entry = next((e for e in self.plan.desired.sessions if e.id == action.session_id), None)
-        self.conn.execute(
-            query("sessions.mark_ending"),
-            {
-                "id": action.session_id,
-                "status": "finalizing" if finalize else "aborting",
-                "outcome": entry.outcome if entry and finalize else None,
-                "source": entry.source if entry and finalize else None,
-                "notes": entry.notes if entry else None,
-                "verification_id": action.verification_id,
-            },
+        ending = Ending(
+            session_id=action.session_id or "",
+            key_alias=action.key_alias or "",
+            finalize=finalize,
+            outcome=entry.outcome if entry else None,
+            source=entry.source if entry else None,
+            notes=entry.notes if entry else None,
+            verification_id=action.verification_id,
         )
-        failpoints.reached("end.marked")
-        self.client.delete_keys(aliases=[action.key_alias or ""])
-        failpoints.reached("end.key_deleted")
-        env_path(self.settings.sessions_dir, action.session_id or "").unlink(missing_ok=True)
-        self.conn.execute(
-            query("sessions.mark_ended"),
-            {"id": action.session_id, "status": "finalized" if finalize else "aborted"},
-        )
-        failpoints.reached("end.recorded")
+        end_session(self.conn, self.client, self.settings, ending)
 
     def _rekey(self, action: Action) -> None:
         assert self.client is not None

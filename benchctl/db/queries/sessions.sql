@@ -2,11 +2,11 @@
 -- ON CONFLICT: a retried open finds the row its killed predecessor wrote (same uuid5 id).
 INSERT INTO sessions (id, experiment, variant, variant_version, task_card, task_card_version,
     harness_profile, replicate, status, notes, key_alias, budget_usd, ttl_seconds,
-    manifest_commit, manifest_dirty, repo_path, operator)
+    manifest_commit, manifest_dirty, repo_path, operator, headless)
 VALUES (%(id)s, %(experiment)s, %(variant)s, %(variant_version)s, %(task_card)s,
     %(task_card_version)s, %(harness_profile)s, %(replicate)s, 'opening', %(notes)s,
     %(key_alias)s, %(budget_usd)s, %(ttl_seconds)s, %(manifest_commit)s, %(manifest_dirty)s,
-    %(repo_path)s, %(operator)s)
+    %(repo_path)s, %(operator)s, coalesce(%(headless)s::boolean, false))
 ON CONFLICT (id) DO NOTHING
 
 -- name: sessions.mark_open

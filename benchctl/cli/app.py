@@ -18,6 +18,7 @@ from benchctl.cli import (
     plan,
     render,
     report,
+    run,
     schemas,
     session,
     sim,
@@ -91,6 +92,7 @@ app.command("up")(stack.up)
 app.command("down")(stack.down)
 app.command("status")(stack.status)
 app.command("report")(report.report)
+app.command("run")(run.run)
 app.command("export")(export.export)
 app.command("import")(export.import_bundle)
 app.add_typer(session.session_app, name="session")

@@ -17,7 +17,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from benchctl.db.connection import connect
+from benchctl.db.connection import Connection, connect
 from benchctl.db.queries import query
 from benchctl.errors import TaskError, UsageError
 from benchctl.manifests.models import TaskCard
@@ -79,12 +79,7 @@ def verify_session(
             raise UsageError(
                 f"session {row['id'][:8]} is {row['status']}: there is nothing to verify."
             )
-        version = conn.execute(
-            query("sessions.task_card_version"),
-            {"name": row["task_card"], "version": row["task_card_version"]},
-        ).fetchone()
-        assert version is not None  # a foreign key keeps it
-        task = _task(settings.root, row, version)
+        task = session_task(conn, settings.root, row)
         with tempfile.TemporaryDirectory(prefix="benchctl-session-verify-") as scratch:
             copy = Path(scratch) / "workspace"
             # Never benchctl's state (session env files hold raw keys), should the working copy
@@ -93,33 +88,48 @@ def verify_session(
                 workspace, copy, symlinks=True, ignore=shutil.ignore_patterns(STATE_DIR)
             )
             found = verify(task, copy, sandbox=sandbox, hidden=hidden)
-        record = conn.execute(
-            query("sessions.record_verification"),
-            {
-                "session_id": row["id"],
-                "task_card": row["task_card"],
-                "task_card_version": row["task_card_version"],
-                "status": found.status,
-                "reward": found.reward,
-                "outcome": found.outcome,
-                "subscores": Jsonb(found.subscores),
-                "reward_source": found.reward_source,
-                "checks": Jsonb([{"name": c.name, "status": c.status} for c in found.checks]),
-                "passed": found.passed,
-                "failed": found.failed,
-                "tests_hash": found.tests_hash,
-                "exit_code": found.exit_code,
-                "timed_out": found.timed_out,
-                "duration_ms": round(found.seconds * 1000),
-                "sandbox": found.sandbox,
-                "error": found.error,
-                "log": found.log.replace("\x00", ""),
-                "workspace": str(workspace.resolve()),
-                "operator": operator(),
-            },
-        ).fetchone()
-        assert record is not None
-        return SessionVerification(row, found, record["id"])
+        return SessionVerification(row, found, record(conn, row, found, workspace))
+
+
+def session_task(conn: Connection, root: Path, row: dict[str, Any]) -> Task:
+    """The task card version the session opened with, its folders read under ``root``."""
+    version = conn.execute(
+        query("sessions.task_card_version"),
+        {"name": row["task_card"], "version": row["task_card_version"]},
+    ).fetchone()
+    assert version is not None  # a foreign key keeps it
+    return _task(root, row, version)
+
+
+def record(conn: Connection, row: dict[str, Any], found: Verification, workspace: Path) -> int:
+    """Store what the verifier measured for the session; the verification's id."""
+    stored = conn.execute(
+        query("sessions.record_verification"),
+        {
+            "session_id": row["id"],
+            "task_card": row["task_card"],
+            "task_card_version": row["task_card_version"],
+            "status": found.status,
+            "reward": found.reward,
+            "outcome": found.outcome,
+            "subscores": Jsonb(found.subscores),
+            "reward_source": found.reward_source,
+            "checks": Jsonb([{"name": c.name, "status": c.status} for c in found.checks]),
+            "passed": found.passed,
+            "failed": found.failed,
+            "tests_hash": found.tests_hash,
+            "exit_code": found.exit_code,
+            "timed_out": found.timed_out,
+            "duration_ms": round(found.seconds * 1000),
+            "sandbox": found.sandbox,
+            "error": found.error,
+            "log": found.log.replace("\x00", ""),
+            "workspace": str(workspace.resolve()),
+            "operator": operator(),
+        },
+    ).fetchone()
+    assert stored is not None
+    return int(stored["id"])
 
 
 def latest(settings: Settings, session_id: str) -> dict[str, Any] | None:

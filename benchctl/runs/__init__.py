@@ -1,0 +1,1 @@
+"""Headless runs: `benchctl run` executes an experiment's open headless sessions."""

@@ -1,0 +1,241 @@
+"""Run headless sessions: lease one, give it a fresh workspace and a key of its own, launch the
+harness from its profile with a built environment, time-box it, verify, record, end it.
+
+Leases live in the database (`run_attempts`, taken under the session row's lock with SKIP
+LOCKED), so runners in one process (`-j N`) or on many hosts share a grid without running one
+session twice. A runner renews its lease while it works; a killed runner's lease lapses and the
+session returns to the pool. Each attempt gets its own key (the previous one is deleted), so the
+traffic of two attempts never shares a key.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import tempfile
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from benchctl.db.connection import Connection, connect
+from benchctl.db.queries import query
+from benchctl.errors import BenchctlError, UsageError
+from benchctl.litellm.client import LiteLLMClient
+from benchctl.manifests.models.common import duration_seconds
+from benchctl.reconcile.ending import Ending, end_session
+from benchctl.reconcile.engine import proxy_client
+from benchctl.reconcile.envfile import key_from_file, render_session
+from benchctl.reconcile.keys import KeyRequest, issue_key
+from benchctl.reconcile.sessions import _info, _manifests, find
+from benchctl.reconcile.verifications import record, session_task
+from benchctl.settings import Settings
+from benchctl.tasks.process import Finished, run_step, sandbox_in_use, step_env
+from benchctl.tasks.verify import verify
+from benchctl.tasks.workspace import prepare, setup
+
+# A lease lasts this long without a heartbeat; the heartbeat renews it three times as often.
+LEASE_S = 120.0
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    experiment: str
+    sessions: tuple[str, ...] = ()
+    workers: int = 1
+    sandbox: str = "auto"
+    lease_s: float = LEASE_S
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """What one attempt at one session came to."""
+
+    session_id: str
+    label: str
+    attempt: int
+    status: str  # scored, unscored, infra_error
+    outcome: str | None = None
+    reward: float | None = None
+    error: str | None = None
+
+
+OnAttempt = Callable[[str, Attempt | None], None]
+
+
+def _runner_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _max_attempts(conn: Connection, experiment: str) -> int:
+    row = conn.execute(query("report.experiment"), {"experiment": experiment}).fetchone()
+    if row is None:
+        raise UsageError(f"no experiment {experiment!r} in the benchmark database; apply first.")
+    headless = row["document"].get("spec", {}).get("headless")
+    if not headless:
+        raise UsageError(
+            f"experiment {experiment!r} has no spec.headless: its sessions are worked by hand."
+        )
+    return int(headless.get("max_attempts", 3))
+
+
+class _Heartbeat:
+    def __init__(self, settings: Settings, attempt_id: int, lease_s: float) -> None:
+        self._stop = threading.Event()
+        self._thread = threading.Thread(
+            target=self._beat, args=(settings, attempt_id, lease_s), daemon=True
+        )
+        self._thread.start()
+
+    def _beat(self, settings: Settings, attempt_id: int, lease_s: float) -> None:
+        with connect(settings, upgrade=False) as conn:
+            while not self._stop.wait(lease_s / 3):
+                conn.execute(query("runs.heartbeat"), {"id": attempt_id, "lease_s": lease_s})
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[Attempt]:
+    """Run the experiment's open headless sessions until none is left for this runner."""
+    if settings.proxy_url is None or settings.proxy_master_key is None:
+        raise UsageError("`benchctl run` issues keys: set BENCHCTL_PROXY_URL and its master key.")
+    with connect(settings, upgrade=True) as conn:
+        max_attempts = _max_attempts(conn, options.experiment)
+        conn.execute(query("runs.lapse"))
+        wanted = None
+        if options.sessions:
+            wanted = [find(conn, prefix)["id"] for prefix in options.sessions]
+    results: list[Attempt] = []
+    lock = threading.Lock()
+
+    def worker() -> None:
+        with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
+            assert client is not None
+            while True:
+                leased = conn.execute(
+                    query("runs.lease"),
+                    {
+                        "experiment": options.experiment, "sessions": wanted,
+                        "max_attempts": max_attempts, "runner": _runner_name(),
+                        "lease_s": options.lease_s,
+                    },
+                ).fetchone()  # fmt: skip
+                if leased is None:
+                    return
+                done = _attempt(conn, client, settings, options, leased, on_attempt)
+                with lock:
+                    results.append(done)
+
+    threads = [threading.Thread(target=worker) for _ in range(max(1, options.workers))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return results
+
+
+def _attempt(
+    conn: Connection,
+    client: LiteLLMClient,
+    settings: Settings,
+    options: RunOptions,
+    leased: dict[str, Any],
+    on_attempt: OnAttempt,
+) -> Attempt:
+    row = find(conn, leased["session_id"])
+    label = f"{row['experiment']}/{row['variant']}/{row['task_card']}#{row['replicate']}"
+    on_attempt(f"{label}: attempt {leased['attempt']}", None)
+    heartbeat = _Heartbeat(settings, leased["id"], options.lease_s)
+    harness: Finished | None = None
+    try:
+        outcome = _work(conn, client, settings, options, row, on_attempt, label)
+        harness, result = outcome
+    except BenchctlError as exc:
+        result = Attempt(row["id"], label, leased["attempt"], "infra_error", error=str(exc))
+    finally:
+        heartbeat.stop()
+    result = Attempt(
+        row["id"], label, leased["attempt"], result.status, result.outcome, result.reward,
+        result.error,
+    )  # fmt: skip
+    conn.execute(
+        query("runs.finish"),
+        {
+            "id": leased["id"],
+            "status": "infra_error" if result.status == "infra_error" else "done",
+            "exit_code": harness.exit_code if harness else None,
+            "timed_out": harness.timed_out if harness else False,
+            "seconds": harness.seconds if harness else None,
+            "error": result.error,
+            "log": (harness.log if harness else "").replace("\x00", ""),
+        },
+    )
+    on_attempt(f"{label}: {result.status}", result)
+    return result
+
+
+def _work(
+    conn: Connection,
+    client: LiteLLMClient,
+    settings: Settings,
+    options: RunOptions,
+    row: dict[str, Any],
+    on_attempt: OnAttempt,
+    label: str,
+) -> tuple[Finished, Attempt]:
+    assert settings.proxy_url is not None
+    sandbox = sandbox_in_use(options.sandbox)  # type: ignore[arg-type]
+    task = session_task(conn, settings.root, row)
+    manifests = _manifests(conn, row["id"])
+    hidden = [settings.state_dir]
+    runs = settings.state_dir / "runs"
+    runs.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix=f"{row['id'][:8]}-", dir=runs) as scratch_name:
+        scratch = Path(scratch_name)
+        workspace = prepare(task, scratch / "workspace", sandbox=sandbox)
+        done = setup(task, workspace, scratch, sandbox=sandbox, hidden=hidden)
+        if done is not None and done.exit_code != 0:
+            raise BenchctlError(f"setup failed (exit {done.exit_code}): {done.log[-400:]}")
+        # A key of this attempt's own: the previous attempt's, if any, stops working.
+        conn.execute(query("sessions.forget_key"), {"id": row["id"]})
+        client.delete_keys(aliases=[row["key_alias"]])
+        request = KeyRequest(
+            session=_info(row), variant_version=row["variant_version"],
+            task_card_version=row["task_card_version"], ttl_seconds=row["ttl_seconds"],
+            budget_usd=row["budget_usd"],
+        )  # fmt: skip
+        issued = issue_key(conn, client, settings, request, manifests, "run")
+        key_hash = find(conn, row["id"])["key_hash"]
+        key = key_from_file(issued.env_file, key_hash)
+        assert key is not None
+        rendered = render_session(
+            _info(row), manifests, key=key, proxy_url=settings.proxy_url,
+            env_file=issued.env_file,
+        )  # fmt: skip
+        home = scratch / "home"
+        home.mkdir()
+        env = {**step_env(home, {}), **rendered.env}
+        on_attempt(f"{label}: harness", None)
+        harness = run_step(
+            ["bash", "-c", rendered.command], cwd=workspace, env=env,
+            timeout=duration_seconds(task.card.spec.timebox), sandbox=sandbox,
+            writable=[home], hidden=hidden, network=True,
+        )  # fmt: skip
+        if harness.exit_code in (126, 127):
+            raise BenchctlError(f"the harness could not start: {harness.log[-400:]}")
+        on_attempt(f"{label}: verify", None)
+        found = verify(task, workspace, sandbox=sandbox, hidden=hidden)
+        verification_id = record(conn, row, found, workspace)
+    end_session(
+        conn, client, settings,
+        Ending(
+            session_id=row["id"], key_alias=row["key_alias"], finalize=True,
+            outcome=found.outcome, source="verified" if found.outcome else None,
+            notes=None, verification_id=verification_id,
+        ),
+    )  # fmt: skip
+    status = "scored" if found.status == "scored" else "unscored"
+    return harness, Attempt(row["id"], label, 0, status, found.outcome, found.reward, found.error)

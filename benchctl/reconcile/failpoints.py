@@ -29,6 +29,10 @@ POINTS = (
     "rotate.key_created",
     "rotate.env_written",
     "rotate.recorded",
+    # benchctl run: an attempt's own key, then its steps.
+    "run.key_created",
+    "run.env_written",
+    "run.recorded",
     "collect.batch_copied",
     "collect.batch_merged",
     "collect.batch_committed",

@@ -155,6 +155,9 @@ def _attempt(
         harness, result = outcome
     except BenchctlError as exc:
         result = Attempt(row["id"], label, leased["attempt"], "infra_error", error=str(exc))
+    except Exception as exc:  # a runner's own failure is infrastructure, never the agent's
+        message = f"{type(exc).__name__}: {exc}"
+        result = Attempt(row["id"], label, leased["attempt"], "infra_error", error=message)
     finally:
         heartbeat.stop()
     result = Attempt(
@@ -190,9 +193,11 @@ def _work(
     sandbox = sandbox_in_use(options.sandbox)  # type: ignore[arg-type]
     task = session_task(conn, settings.root, row)
     manifests = _manifests(conn, row["id"])
-    hidden = [settings.state_dir]
     runs = settings.state_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
+    # All of benchctl's state but the runs' own folder (which holds the workspace) is hidden:
+    # env files with raw keys, the stack's master key, the embedded database.
+    hidden = [p for p in settings.state_dir.iterdir() if p.name != runs.name]
     with tempfile.TemporaryDirectory(prefix=f"{row['id'][:8]}-", dir=runs) as scratch_name:
         scratch = Path(scratch_name)
         workspace = prepare(task, scratch / "workspace", sandbox=sandbox)

@@ -3,7 +3,7 @@
 Runs the agent's tests/ folder (copied out of the workspace, so the workspace's own
 slugify.py cannot shadow the module under test) once against the real slugify.py (a pristine
 copy in original/, so edits to the workspace's copy do not count) and once against every
-mutant in mutants/, each copied in as slugify.py on PYTHONPATH.
+mutant of it that mutants.py describes, each written as slugify.py on PYTHONPATH.
 
 Writes $BENCHCTL_VERIFIER_DIR/reward.json:
   passes_on_original  1 if the tests pass (and at least one runs) on the real module
@@ -26,14 +26,17 @@ import xml.etree.ElementTree as ET
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+from mutants import MUTANTS, mutate
+
 HERE = Path(__file__).resolve().parent
 TEST_FILE = "test_slugify.py"
 MIN_TESTS = 8
 TIMEOUT_S = 20  # per pytest run; the mutants run in parallel, so at most ~2x this
 
 
-def run_suite(tests_dir: Path, module: Path, scratch: Path, name: str) -> dict:
-    """Run a private copy of the tests against *module*; return rc, counts and output."""
+def run_suite(tests_dir: Path, module: str, scratch: Path, name: str) -> dict:
+    """Run a private copy of the tests against the source *module*; return rc, counts and
+    output."""
     base = scratch / name
     suite = base / "suite"
     impl = base / "impl"
@@ -41,7 +44,7 @@ def run_suite(tests_dir: Path, module: Path, scratch: Path, name: str) -> dict:
         tests_dir, suite / "tests", ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache")
     )
     impl.mkdir(parents=True)
-    shutil.copyfile(module, impl / "slugify.py")
+    (impl / "slugify.py").write_text(module)
     junit = base / "junit.xml"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BENCHCTL_")}
     env.update(PYTHONPATH=str(impl), PYTHONDONTWRITEBYTECODE="1", PYTHONHASHSEED="0")
@@ -89,8 +92,8 @@ def main() -> int:
     workspace = Path(os.environ.get("BENCHCTL_WORKSPACE") or Path.cwd())
     out_dir = Path(os.environ.get("BENCHCTL_VERIFIER_DIR") or Path.cwd())
     tests_dir = workspace / "tests"
-    mutants = sorted((HERE / "mutants").glob("m*.py"))
-    assert mutants, "no mutants found next to score.py"
+    real = (HERE / "original" / "slugify.py").read_text()
+    mutants = sorted(MUTANTS)
 
     cases: list[tuple[str, str | None]] = []  # (name, failure message or None)
     scores = {"passes_on_original": 0.0, "mutants_killed": 0.0, "test_count_ok": 0.0}
@@ -101,7 +104,7 @@ def main() -> int:
     else:
         scratch = Path(tempfile.mkdtemp(prefix="slugify-score-"))
         try:
-            original = run_suite(tests_dir, HERE / "original" / "slugify.py", scratch, "original")
+            original = run_suite(tests_dir, real, scratch, "original")
             ok = original["rc"] == 0 and original["passed"] > 0
             scores["passes_on_original"] = 1.0 if ok else 0.0
             scores["test_count_ok"] = 1.0 if ok and original["passed"] >= MIN_TESTS else 0.0
@@ -118,7 +121,9 @@ def main() -> int:
             if ok:
                 with ThreadPoolExecutor(max_workers=len(mutants)) as pool:
                     results = list(
-                        pool.map(lambda m: run_suite(tests_dir, m, scratch, m.stem), mutants)
+                        pool.map(
+                            lambda m: run_suite(tests_dir, mutate(real, m), scratch, m), mutants
+                        )
                     )
                 killed = 0
                 for mutant, res in zip(mutants, results, strict=True):
@@ -126,12 +131,12 @@ def main() -> int:
                     is_killed = res["rc"] != 0
                     killed += is_killed
                     how = "timeout" if res["rc"] is None else f"rc={res['rc']}"
-                    print(f"{'KILLED' if is_killed else 'SURVIVED'} {mutant.stem} ({how})")
-                    cases.append((f"kills_{mutant.stem}", None if is_killed else "mutant survived"))
+                    print(f"{'KILLED' if is_killed else 'SURVIVED'} {mutant} ({how})")
+                    cases.append((f"kills_{mutant}", None if is_killed else "mutant survived"))
                 scores["mutants_killed"] = killed / len(mutants)
             else:
                 for mutant in mutants:
-                    cases.append((f"kills_{mutant.stem}", "not run: tests fail on the original"))
+                    cases.append((f"kills_{mutant}", "not run: tests fail on the original"))
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from sandbox import require_bwrap
 
-from benchctl.manifests.loader import load_valid_repository
+from benchctl.manifests.loader import load_repository, load_valid_repository
 from benchctl.tasks.process import LOG_HEAD, LOG_TAIL, step_env
 from benchctl.tasks.verify import verify
 from benchctl.tasks.workspace import Task, prepare, setup
@@ -756,3 +756,22 @@ def test_exit_127_with_a_reward_file_is_scored(tmp_path: Path):
     )
     found = verify(load_task(tmp_path), tmp_path / "tasks" / "t" / "workspace", sandbox=False)
     assert (found.status, found.reward, found.outcome) == ("scored", 0.5, "partial")
+
+
+@pytest.mark.parametrize("target", ["outside", "loop"])
+def test_task_folders_that_leave_the_repository_are_refused(tmp_path: Path, target: str):
+    """A pull request that points a task's hidden tests at the host (or at a symlink loop)
+    gets BC314 from validate, and `task check` never reads through it."""
+    repo = tmp_path / "repo"
+    folder = write_task(repo)
+    shutil.rmtree(folder / "tests")
+    if target == "outside":
+        secret = tmp_path / "host-secrets"
+        secret.mkdir()
+        (secret / "expected.txt").write_text("42\n")
+        (folder / "tests").symlink_to(secret)
+    else:
+        (folder / "tests").symlink_to(folder / "tests")
+    result = load_repository(repo)
+    assert [d.code for d in result.errors] == ["BC314"]
+    assert "leaves the repository" in result.errors[0].message

@@ -15,6 +15,7 @@ from benchctl.manifests.models import Experiment, Provider, TaskCard, Variant
 from benchctl.manifests.models.common import duration_seconds
 from benchctl.manifests.models.harness_profile import setting_value_matches
 from benchctl.manifests.yaml_source import PathSegment
+from benchctl.tasks.files import leaves
 
 
 def _fold(name: str) -> str:
@@ -219,17 +220,15 @@ def _task_paths(repo: Repository, card: Loaded[TaskCard]) -> Iterator[Diagnostic
         (("spec", "oracle", "patch"), spec.oracle.patch if spec.oracle else None, False),
         (("spec", "oracle", "script"), spec.oracle.script if spec.oracle else None, False),
     ]
-    root = repo.task_files.resolve()
+    root = repo.task_files
     for loc, relative, folder in wanted:
         if relative is None:
             continue
-        path = root / relative
-        real = path.resolve()
-        if not real.is_relative_to(root):
+        if leaves(root, relative):
             problem = f"{relative} leaves the repository through a symlink"
-        elif folder and not real.is_dir():
+        elif folder and not (root / relative).is_dir():
             problem = f"{relative} is not a folder of the repository"
-        elif not folder and not real.is_file():
+        elif not folder and not (root / relative).is_file():
             problem = f"{relative} is not a file of the repository"
         else:
             continue

@@ -57,13 +57,6 @@ def outcome_of(reward: float, threshold: float) -> Outcome:
     return "partial" if reward > 0 else "failure"
 
 
-def tests_hash(task: Task) -> str | None:
-    verify = task.card.spec.verify
-    if verify is None or verify.tests is None:
-        return None
-    return tree_hash(task.path(verify.tests))
-
-
 def verify(
     task: Task, workspace: Path, *, sandbox: bool, hidden: Sequence[Path] = ()
 ) -> Verification:

@@ -11,6 +11,7 @@ from pathlib import Path
 from benchctl.db.connection import Connection
 from benchctl.db.queries import query
 from benchctl.litellm.client import LiteLLMClient
+from benchctl.manifests.templates import RenderedHarness
 from benchctl.reconcile import failpoints
 from benchctl.reconcile.envfile import (
     SessionInfo,
@@ -36,7 +37,12 @@ class KeyRequest:
 class IssuedKey:
     session_id: str
     env_file: Path
-    command: str
+    # The harness profile rendered with the new key: what the env file holds.
+    rendered: RenderedHarness
+
+    @property
+    def command(self) -> str:
+        return self.rendered.command
 
 
 def issue_key(
@@ -89,4 +95,4 @@ def issue_key(
         {"id": session.id, "key_hash": key.token, "expires": key.expires},
     )
     failpoints.reached(f"{step}.recorded")
-    return IssuedKey(session.id, path, rendered.command)
+    return IssuedKey(session.id, path, rendered)

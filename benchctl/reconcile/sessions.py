@@ -9,6 +9,7 @@ from typing import Any
 from benchctl.db.connection import Connection, connect
 from benchctl.db.queries import query
 from benchctl.errors import UsageError
+from benchctl.litellm.client import LiteLLMClient
 from benchctl.reconcile.engine import proxy_client
 from benchctl.reconcile.envfile import (
     SessionInfo,
@@ -51,13 +52,13 @@ def show(settings: Settings, prefix: str) -> dict[str, Any]:
         return find(conn, prefix)
 
 
-def _manifests(conn: Connection, session_id: str) -> SessionManifests:
+def session_manifests(conn: Connection, session_id: str) -> SessionManifests:
     row = conn.execute(query("sessions.documents"), {"id": session_id}).fetchone()
     assert row is not None
     return SessionManifests.from_documents(row)
 
 
-def _info(row: dict[str, Any]) -> SessionInfo:
+def session_info(row: dict[str, Any]) -> SessionInfo:
     return SessionInfo(row["id"], row["key_alias"], row["experiment"], row["replicate"])
 
 
@@ -79,17 +80,34 @@ def env_snippet(settings: Settings, prefix: str) -> str:
             )
         if settings.proxy_url is None:
             raise UsageError("set BENCHCTL_PROXY_URL: the snippet points the harness at it.")
-        manifests = _manifests(conn, row["id"])
+        manifests = session_manifests(conn, row["id"])
         rendered = render_session(
-            _info(row), manifests, key=key, proxy_url=settings.proxy_url, env_file=path
+            session_info(row), manifests, key=key, proxy_url=settings.proxy_url, env_file=path
         )
-        return snippet(_info(row), manifests, rendered)
+        return snippet(session_info(row), manifests, rendered)
 
 
 @dataclass(frozen=True)
 class Rotated:
     session_id: str
     issued: IssuedKey
+
+
+def reissue_key(
+    conn: Connection, client: LiteLLMClient, settings: Settings, row: dict[str, Any], step: str
+) -> IssuedKey:
+    """A new key for an open session, the old one deleted first: from the moment the old hash
+    is forgotten until the new one is recorded, a plan sees a session to re-key."""
+    conn.execute(query("sessions.forget_key"), {"id": row["id"]})
+    client.delete_keys(aliases=[row["key_alias"]])
+    request = KeyRequest(
+        session=session_info(row),
+        variant_version=row["variant_version"],
+        task_card_version=row["task_card_version"],
+        ttl_seconds=row["ttl_seconds"],
+        budget_usd=row["budget_usd"],
+    )
+    return issue_key(conn, client, settings, request, session_manifests(conn, row["id"]), step)
 
 
 def rotate(settings: Settings, prefix: str, lock_timeout: float) -> Rotated:
@@ -104,16 +122,7 @@ def rotate(settings: Settings, prefix: str, lock_timeout: float) -> Rotated:
             raise UsageError(f"session {row['id']} is {row['status']}; only open sessions rotate.")
         if client is None:
             raise UsageError("set BENCHCTL_PROXY_URL and BENCHCTL_PROXY_MASTER_KEY to rotate.")
-        conn.execute(query("sessions.forget_key"), {"id": row["id"]})
-        client.delete_keys(aliases=[row["key_alias"]])
-        request = KeyRequest(
-            session=_info(row),
-            variant_version=row["variant_version"],
-            task_card_version=row["task_card_version"],
-            ttl_seconds=row["ttl_seconds"],
-            budget_usd=row["budget_usd"],
-        )
-        issued = issue_key(conn, client, settings, request, _manifests(conn, row["id"]), "rotate")
+        issued = reissue_key(conn, client, settings, row, "rotate")
         conn.execute(query("state.bump_serial"))
         return Rotated(row["id"], issued)
 

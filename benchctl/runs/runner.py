@@ -24,15 +24,14 @@ from benchctl.db.queries import query
 from benchctl.errors import BenchctlError, UsageError
 from benchctl.litellm.client import LiteLLMClient
 from benchctl.manifests.models.common import duration_seconds
+from benchctl.reconcile.desired import session_label
 from benchctl.reconcile.ending import Ending, end_session
 from benchctl.reconcile.engine import proxy_client
-from benchctl.reconcile.envfile import key_from_file, render_session
-from benchctl.reconcile.keys import KeyRequest, issue_key
-from benchctl.reconcile.sessions import _info, _manifests, find
+from benchctl.reconcile.sessions import find, reissue_key
 from benchctl.reconcile.verifications import record, session_task
 from benchctl.settings import Settings
-from benchctl.tasks.process import Finished, run_step, sandbox_in_use, step_env
-from benchctl.tasks.verify import verify
+from benchctl.tasks.process import Finished, SandboxMode, run_step, sandbox_in_use, step_env
+from benchctl.tasks.verify import Verification, verify
 from benchctl.tasks.workspace import prepare, setup
 
 # A lease lasts this long without a heartbeat; the heartbeat renews it three times as often.
@@ -44,7 +43,7 @@ class RunOptions:
     experiment: str
     sessions: tuple[str, ...] = ()
     workers: int = 1
-    sandbox: str = "auto"
+    sandbox: SandboxMode = "auto"
     lease_s: float = LEASE_S
 
 
@@ -146,24 +145,21 @@ def _attempt(
     on_attempt: OnAttempt,
 ) -> Attempt:
     row = find(conn, leased["session_id"])
-    label = f"{row['experiment']}/{row['variant']}/{row['task_card']}#{row['replicate']}"
+    label = session_label(row["experiment"], row["variant"], row["task_card"], row["replicate"])
     on_attempt(f"{label}: attempt {leased['attempt']}", None)
     heartbeat = _Heartbeat(settings, leased["id"], options.lease_s)
     harness: Finished | None = None
     try:
-        outcome = _work(conn, client, settings, options, row, on_attempt, label)
-        harness, result = outcome
-    except BenchctlError as exc:
-        result = Attempt(row["id"], label, leased["attempt"], "infra_error", error=str(exc))
+        harness, found = _work(conn, client, settings, options, row, on_attempt, label)
+        status = "scored" if found.status == "scored" else "unscored"
+        result = Attempt(
+            row["id"], label, leased["attempt"], status, found.outcome, found.reward, found.error
+        )
     except Exception as exc:  # a runner's own failure is infrastructure, never the agent's
-        message = f"{type(exc).__name__}: {exc}"
-        result = Attempt(row["id"], label, leased["attempt"], "infra_error", error=message)
+        error = str(exc) if isinstance(exc, BenchctlError) else f"{type(exc).__name__}: {exc}"
+        result = Attempt(row["id"], label, leased["attempt"], "infra_error", error=error)
     finally:
         heartbeat.stop()
-    result = Attempt(
-        row["id"], label, leased["attempt"], result.status, result.outcome, result.reward,
-        result.error,
-    )  # fmt: skip
     conn.execute(
         query("runs.finish"),
         {
@@ -188,11 +184,10 @@ def _work(
     row: dict[str, Any],
     on_attempt: OnAttempt,
     label: str,
-) -> tuple[Finished, Attempt]:
+) -> tuple[Finished, Verification]:
     assert settings.proxy_url is not None
-    sandbox = sandbox_in_use(options.sandbox)  # type: ignore[arg-type]
+    sandbox = sandbox_in_use(options.sandbox)
     task = session_task(conn, settings.root, row)
-    manifests = _manifests(conn, row["id"])
     runs = settings.state_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
     # All of benchctl's state but the runs' own folder (which holds the workspace) is hidden:
@@ -205,21 +200,7 @@ def _work(
         if done is not None and done.exit_code != 0:
             raise BenchctlError(f"setup failed (exit {done.exit_code}): {done.log[-400:]}")
         # A key of this attempt's own: the previous attempt's, if any, stops working.
-        conn.execute(query("sessions.forget_key"), {"id": row["id"]})
-        client.delete_keys(aliases=[row["key_alias"]])
-        request = KeyRequest(
-            session=_info(row), variant_version=row["variant_version"],
-            task_card_version=row["task_card_version"], ttl_seconds=row["ttl_seconds"],
-            budget_usd=row["budget_usd"],
-        )  # fmt: skip
-        issued = issue_key(conn, client, settings, request, manifests, "run")
-        key_hash = find(conn, row["id"])["key_hash"]
-        key = key_from_file(issued.env_file, key_hash)
-        assert key is not None
-        rendered = render_session(
-            _info(row), manifests, key=key, proxy_url=settings.proxy_url,
-            env_file=issued.env_file,
-        )  # fmt: skip
+        rendered = reissue_key(conn, client, settings, row, "run").rendered
         home = scratch / "home"
         home.mkdir()
         env = {**step_env(home, {}), **rendered.env}
@@ -242,5 +223,4 @@ def _work(
             notes=None, verification_id=verification_id,
         ),
     )  # fmt: skip
-    status = "scored" if found.status == "scored" else "unscored"
-    return harness, Attempt(row["id"], label, 0, status, found.outcome, found.reward, found.error)
+    return harness, found

@@ -4,51 +4,30 @@ apply, run by the project's SDK harness, verified, finalized, with nothing left 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import psycopg
 import pytest
 
 from proxy_stack import session_env
-
-GRID = """\
-apiVersion: benchctl/v1
-kind: Experiment
-metadata: {name: demo}
-spec:
-  variants: [sdk-sim-fast]
-  task_cards: [fix-median, wordfreq-shell]
-  baseline: sdk-sim-fast
-  replicates: 1
-  session_policy: {ttl: 1h, budget_usd: 10}
-  headless: {max_attempts: 2}
-"""
+from runs_support import cli, grid, only_experiment
 
 
 @pytest.fixture
 def repo(example_repo):
-    (example_repo / "experiments" / "demo.yaml").write_text(GRID)
-    for other in ("claude-code-vs-codex.yaml", "open-harnesses.yaml"):
-        (example_repo / "experiments" / other).unlink()
-    return example_repo
-
-
-def cli(repo: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-    full = {k: v for k, v in os.environ.items() if not k.startswith("BENCHCTL_FAILPOINT")}
-    return subprocess.run(
-        [sys.executable, "-m", "benchctl", *args, "--root", str(repo)],
-        env=full | env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    return only_experiment(
+        example_repo,
+        "demo",
+        grid("demo", ["sdk-sim-fast"], ["fix-median", "wordfreq-shell"], 1, max_attempts=2),
+    )
 
 
 def test_a_headless_grid_runs_verified_and_leaves_no_churn(repo, litellm_proxy, database_url):
     env = session_env(litellm_proxy, database_url)
+    planned = cli(repo, env, "plan")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    assert planned.stdout.count("headless grid: for `benchctl run`") == 2, planned.stdout
     opened = cli(repo, env, "apply", "--auto-approve")
     assert opened.returncode == 0, opened.stdout + opened.stderr
-    assert "headless grid" in cli(repo, env, "plan", "--json").stdout or True
 
     done = cli(repo, env, "run", "demo", "-j", "2", "--json")
     assert done.returncode == 0, done.stdout + done.stderr

@@ -27,6 +27,16 @@ def run(
         int, typer.Option("-j", "--jobs", min=1, max=64, help="Sessions run at once.")
     ] = 1,
     sandbox: SandboxOption = Sandbox.auto,
+    lease: Annotated[
+        float,
+        typer.Option(
+            "--lease",
+            min=3,
+            metavar="SECONDS",
+            help="How long a session stays this runner's without a heartbeat (renewed every"
+            " third of it); a killed runner's sessions return to the pool after it.",
+        ),
+    ] = 120.0,
     as_json: Annotated[bool, typer.Option("--json", help="A JSON summary, for CI.")] = False,
 ) -> None:
     """Run an experiment's open headless sessions (`spec.headless`), then stop.
@@ -36,7 +46,13 @@ def run(
     task card. Then the task's verifier scores the workspace and the session is finalized with
     the verified outcome, its key deleted. Any number of `benchctl run` processes, on any
     number of hosts sharing the database and proxy, split the grid between them.
+
+    Ctrl-C (or SIGTERM) once: lease no more sessions and finish the running ones. Twice: stop
+    now; the running sessions' leases lapse and the next run retries them.
     """
+    import os
+    import signal
+
     from rich.console import Console
     from rich.markup import escape
 
@@ -45,18 +61,24 @@ def run(
     from benchctl.settings import Settings
 
     err = Console(stderr=True, soft_wrap=True, highlight=False)
+    options = RunOptions(
+        experiment=experiment, sessions=tuple(session or ()), workers=jobs,
+        sandbox=sandbox.value, lease_s=lease,
+    )  # fmt: skip
 
     def on_attempt(message: str, done: Attempt | None) -> None:
         err.print(escape(message))
 
-    results = run_sessions(
-        Settings.from_env(root),
-        RunOptions(
-            experiment=experiment, sessions=tuple(session or ()), workers=jobs,
-            sandbox=sandbox.value,
-        ),
-        on_attempt,
-    )  # fmt: skip
+    def interrupted(signum: int, frame: object) -> None:
+        if options.stop.is_set():
+            err.print("Stopped; the running sessions return to the pool when their leases lapse.")
+            os._exit(130)
+        options.stop.set()
+        err.print("Finishing the running sessions, leasing no more (again to stop now).")
+
+    signal.signal(signal.SIGINT, interrupted)
+    signal.signal(signal.SIGTERM, interrupted)
+    results = run_sessions(Settings.from_env(root), options, on_attempt)
     counts = {
         s: sum(1 for r in results if r.status == s) for s in ("scored", "unscored", "infra_error")
     }

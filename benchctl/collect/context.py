@@ -1,5 +1,6 @@
 """What normalization needs from the benchmark database, read in a constant number of queries:
-sessions by key hash and key alias, prices per variant version, content capture per experiment.
+sessions by key hash and key alias, prices per variant version, content capture per experiment,
+the keys of abandoned headless attempts.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class Context:
     sessions: tuple[SessionRef, ...] = field(default=())
     # Re-cost rows collected before with other prices (`collect --recost`); else they keep theirs.
     recost: bool = False
+    # Keys of headless attempts that will never be scored, by hash: (session, attempt).
+    abandoned: Mapping[str, tuple[uuid.UUID, int]] = field(default_factory=dict)
 
     def price_of(self, model_group: str | None, session: SessionRef) -> Prices | None:
         """Prices of the variant a row asked for: the session's own version when it asked for
@@ -106,6 +109,10 @@ def load_context(conn: Connection, *, selected: Collection[uuid.UUID] | None = N
         capture=capture,
         selected=None if selected is None else frozenset(selected),
         sessions=sessions,
+        abandoned={
+            row["key_hash"]: (row["session_id"], row["attempt"])
+            for row in conn.execute(query("runs.abandoned_keys"))
+        },
     )
 
 

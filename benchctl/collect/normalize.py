@@ -28,6 +28,7 @@ NOT_BENCHCTL = "not a benchctl key"
 OTHER_DATABASE = "another benchctl database's key"
 NOT_SELECTED = "session not selected"
 AFTER_END = "made after its session ended"
+ABANDONED = "made by an abandoned attempt"
 # The proxy's clock (a call's start) against the database's (a session's end): hosts differ by
 # this much at most, and a call begun in it is still the session's.
 END_GRACE = timedelta(seconds=10)
@@ -123,6 +124,9 @@ class Normalized(NamedTuple):
 
 
 def normalize(row: SpendRow, ctx: Context) -> Normalized | Unattributed | Skipped:
+    if (abandoned := ctx.abandoned.get(row.api_key)) is not None:
+        # Only the attempt that ends a headless session is scored; the alias would join it.
+        return _unattributed(row, f"{ABANDONED} (session {abandoned[0]}, attempt {abandoned[1]})")
     session, joined_by = ctx.by_hash.get(row.api_key), "key_hash"
     if session is None and row.key_alias:
         session, joined_by = ctx.by_alias.get(row.key_alias), "key_alias"

@@ -29,10 +29,16 @@ POINTS = (
     "rotate.key_created",
     "rotate.env_written",
     "rotate.recorded",
-    # benchctl run: an attempt's own key, then its steps.
+    # benchctl run: a lease, the task's setup, the attempt's own key, the harness, the verifier,
+    # the ending (end.*), and the gap before the next lease.
+    "run.leased",
+    "run.set_up",
     "run.key_created",
     "run.env_written",
     "run.recorded",
+    "run.harness_done",
+    "run.verified",
+    "run.finished",
     "collect.batch_copied",
     "collect.batch_merged",
     "collect.batch_committed",

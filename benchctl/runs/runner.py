@@ -5,17 +5,24 @@ Leases live in the database (`run_attempts`, taken under the session row's lock 
 LOCKED), so runners in one process (`-j N`) or on many hosts share a grid without running one
 session twice. A runner renews its lease while it works; a killed runner's lease lapses and the
 session returns to the pool. Each attempt gets its own key (the previous one is deleted), so the
-traffic of two attempts never shares a key.
+traffic of two attempts never shares a key; requests made with an abandoned attempt's key leave
+the session (`runs.abandon_requests`, and the collector's `abandoned` map).
+
+Every run first tidies what killed runners left: lapsed leases, sessions whose ending stopped
+half-way (resumed through the same steps), sessions out of attempts (aborted, key deleted), and
+this host's scratch folders of attempts nobody runs any more.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
 import socket
-import tempfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +31,7 @@ from benchctl.db.queries import query
 from benchctl.errors import BenchctlError, UsageError
 from benchctl.litellm.client import LiteLLMClient
 from benchctl.manifests.models.common import duration_seconds
+from benchctl.reconcile import failpoints
 from benchctl.reconcile.desired import session_label
 from benchctl.reconcile.ending import Ending, end_session
 from benchctl.reconcile.engine import proxy_client
@@ -45,6 +53,8 @@ class RunOptions:
     workers: int = 1
     sandbox: SandboxMode = "auto"
     lease_s: float = LEASE_S
+    # Set it and workers lease no more sessions (they finish the ones they hold).
+    stop: threading.Event = field(default_factory=threading.Event)
 
 
 @dataclass(frozen=True)
@@ -97,13 +107,88 @@ class _Heartbeat:
         self._thread.join()
 
 
+def tidy(
+    conn: Connection,
+    client: LiteLLMClient,
+    settings: Settings,
+    experiment: str,
+    max_attempts: int,
+    on_attempt: OnAttempt,
+) -> None:
+    """Converge what stopped runners left behind, whichever runner gets here first."""
+    conn.execute(query("runs.lapse"))
+    conn.execute(query("runs.abandon_requests"))
+    with conn.transaction():
+        for row in conn.execute(query("runs.interrupted_endings"), {"experiment": experiment}):
+            on_attempt(f"session {row['id'][:8]}: resuming its interrupted ending", None)
+            end_session(
+                conn, client, settings,
+                Ending(
+                    session_id=row["id"], key_alias=row["key_alias"],
+                    finalize=row["status"] == "finalizing", outcome=row["outcome"],
+                    source=row["outcome_source"], notes=row["notes"],
+                    verification_id=row["verification_id"],
+                ),
+            )  # fmt: skip
+    with conn.transaction():
+        exhausted = conn.execute(
+            query("runs.exhausted"), {"experiment": experiment, "max_attempts": max_attempts}
+        ).fetchall()
+        for row in exhausted:
+            note = (
+                f"aborted by benchctl run: {row['attempts']} attempt(s) failed on infrastructure;"
+                f" the last: {row['last_error']}"
+            )
+            on_attempt(f"session {row['id'][:8]}: out of attempts, aborted", None)
+            end_session(
+                conn, client, settings,
+                Ending(session_id=row["id"], key_alias=row["key_alias"], finalize=False,
+                       notes=note[:2000]),
+            )  # fmt: skip
+    _remove_stale_scratch(conn, settings.state_dir / "runs")
+
+
+def _remove_stale_scratch(conn: Connection, runs: Path) -> None:
+    """This host's workspaces of attempts that are over, and whatever still works in them: a
+    runner killed outright cannot take its harness down (bubblewrap's --die-with-parent does,
+    when sandboxed)."""
+    if not runs.is_dir():
+        return
+    running = {row["id"] for row in conn.execute(query("runs.running"))}
+    for folder in runs.iterdir():
+        number = folder.name.partition("-")[0].removeprefix("a")
+        if folder.is_dir() and number.isdigit() and int(number) not in running:
+            _kill_processes_in(folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _kill_processes_in(folder: Path) -> None:
+    """SIGKILL this user's processes whose working directory lies in ``folder``: a workspace's
+    path names one attempt, so nothing else can be in it."""
+    proc = Path("/proc")
+    if not proc.is_dir():
+        return
+    inside = str(folder.resolve())
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cwd = str((entry / "cwd").readlink())
+        except OSError:  # gone, or another user's
+            continue
+        if cwd == inside or cwd.startswith(inside + "/"):
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(int(entry.name), signal.SIGKILL)
+
+
 def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[Attempt]:
     """Run the experiment's open headless sessions until none is left for this runner."""
     if settings.proxy_url is None or settings.proxy_master_key is None:
         raise UsageError("`benchctl run` issues keys: set BENCHCTL_PROXY_URL and its master key.")
-    with connect(settings, upgrade=True) as conn:
+    with connect(settings, upgrade=True) as conn, proxy_client(settings) as client:
+        assert client is not None
         max_attempts = _max_attempts(conn, options.experiment)
-        conn.execute(query("runs.lapse"))
+        tidy(conn, client, settings, options.experiment, max_attempts, on_attempt)
         wanted = None
         if options.sessions:
             wanted = [find(conn, prefix)["id"] for prefix in options.sessions]
@@ -113,7 +198,7 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
     def worker() -> None:
         with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
             assert client is not None
-            while True:
+            while not options.stop.is_set():
                 leased = conn.execute(
                     query("runs.lease"),
                     {
@@ -124,15 +209,21 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
                 ).fetchone()  # fmt: skip
                 if leased is None:
                     return
+                failpoints.reached("run.leased")
                 done = _attempt(conn, client, settings, options, leased, on_attempt)
                 with lock:
                     results.append(done)
+                failpoints.reached("run.finished")
 
     threads = [threading.Thread(target=worker) for _ in range(max(1, options.workers))]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    # Sessions this run used up are aborted now rather than by the next run.
+    with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
+        assert client is not None
+        tidy(conn, client, settings, options.experiment, max_attempts, on_attempt)
     return results
 
 
@@ -150,7 +241,7 @@ def _attempt(
     heartbeat = _Heartbeat(settings, leased["id"], options.lease_s)
     harness: Finished | None = None
     try:
-        harness, found = _work(conn, client, settings, options, row, on_attempt, label)
+        harness, found = _work(conn, client, settings, options, leased, row, on_attempt, label)
         status = "scored" if found.status == "scored" else "unscored"
         result = Attempt(
             row["id"], label, leased["attempt"], status, found.outcome, found.reward, found.error
@@ -172,6 +263,8 @@ def _attempt(
             "log": (harness.log if harness else "").replace("\x00", ""),
         },
     )
+    if result.status == "infra_error":
+        conn.execute(query("runs.abandon_requests"))
     on_attempt(f"{label}: {result.status}", result)
     return result
 
@@ -181,6 +274,7 @@ def _work(
     client: LiteLLMClient,
     settings: Settings,
     options: RunOptions,
+    leased: dict[str, Any],
     row: dict[str, Any],
     on_attempt: OnAttempt,
     label: str,
@@ -193,14 +287,18 @@ def _work(
     # All of benchctl's state but the runs' own folder (which holds the workspace) is hidden:
     # env files with raw keys, the stack's master key, the embedded database.
     hidden = [p for p in settings.state_dir.iterdir() if p.name != runs.name]
-    with tempfile.TemporaryDirectory(prefix=f"{row['id'][:8]}-", dir=runs) as scratch_name:
-        scratch = Path(scratch_name)
+    # Named for the attempt, so that a later run can tell a killed runner's leftovers.
+    scratch = runs / f"a{leased['id']}-{row['id'][:8]}"
+    scratch.mkdir()
+    try:
         workspace = prepare(task, scratch / "workspace", sandbox=sandbox)
         done = setup(task, workspace, scratch, sandbox=sandbox, hidden=hidden)
         if done is not None and done.exit_code != 0:
             raise BenchctlError(f"setup failed (exit {done.exit_code}): {done.log[-400:]}")
+        failpoints.reached("run.set_up")
         # A key of this attempt's own: the previous attempt's, if any, stops working.
         rendered = reissue_key(conn, client, settings, row, "run").rendered
+        conn.execute(query("runs.keyed"), {"id": leased["id"]})
         home = scratch / "home"
         home.mkdir()
         env = {**step_env(home, {}), **rendered.env}
@@ -212,9 +310,13 @@ def _work(
         )  # fmt: skip
         if harness.exit_code in (126, 127):
             raise BenchctlError(f"the harness could not start: {harness.log[-400:]}")
+        failpoints.reached("run.harness_done")
         on_attempt(f"{label}: verify", None)
         found = verify(task, workspace, sandbox=sandbox, hidden=hidden)
         verification_id = record(conn, row, found, workspace)
+        failpoints.reached("run.verified")
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
     end_session(
         conn, client, settings,
         Ending(

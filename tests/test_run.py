@@ -4,10 +4,15 @@ apply, run by the project's SDK harness, verified, finalized, with nothing left 
 from __future__ import annotations
 
 import json
+import os
+import shutil
+import tempfile
+from pathlib import Path
 
 import psycopg
 import pytest
 
+from conftest import copy_manifests
 from proxy_stack import session_env
 from runs_support import cli, grid, only_experiment
 
@@ -52,3 +57,83 @@ def test_a_headless_grid_runs_verified_and_leaves_no_churn(repo, litellm_proxy, 
     # Nothing left to run.
     rerun = json.loads(cli(repo, env, "run", "demo", "--json").stdout)
     assert rerun["attempts"] == []
+
+
+@pytest.fixture
+def outside_tmp():
+    """A repository outside /tmp: the sandbox's /tmp is private, which would hide one in it
+    whatever the runner hides."""
+    folder = Path(tempfile.mkdtemp(prefix="benchctl-test-", dir="/var/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+PROBE_PROFILE = """\
+apiVersion: benchctl/v1
+kind: HarnessProfile
+metadata: {{name: env-probe}}
+spec:
+  harness: a probe of what a harness gets
+  protocol: openai-chat
+  env:
+    OPENAI_BASE_URL: "{{{{ proxy.url }}}}/v1"
+    OPENAI_API_KEY: "{{{{ session.key }}}}"
+    PROBE_MODEL: "{{{{ variant.model_alias }}}}"
+  launch: >-
+    env | sed 's/=.*//; s/^/VAR /';
+    for p in {probes}; do cat "$p" >/dev/null 2>&1 && echo "READ $p"; done;
+    ls -A {state}/sessions | sed 's/^/LISTED /';
+    touch written-in-workspace && echo WROTE
+"""
+# The probe's variant is one the test proxy serves.
+PROBE_VARIANT = """\
+apiVersion: benchctl/v1
+kind: Variant
+metadata: {name: sdk-sim-slow-cheap}
+spec: {provider: sim, model: sim-slow-cheap, harness_profile: env-probe}
+"""
+BASE_VARIABLES = {"PATH", "HOME", "TMPDIR", "LANG", "LC_ALL", "PYTHONDONTWRITEBYTECODE"}
+SHELL_VARIABLES = {"PWD", "SHLVL", "_", "OLDPWD"}
+
+
+@pytest.mark.parametrize("sandbox", ["bwrap", "none"])
+def test_a_harness_gets_only_what_its_profile_renders_and_no_answers(
+    sandbox, outside_tmp, litellm_proxy, database_url
+):
+    if sandbox == "bwrap" and shutil.which("bwrap") is None and os.environ.get("CI") != "true":
+        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+    repo = only_experiment(
+        copy_manifests(outside_tmp),
+        "probe",
+        grid("probe", ["sdk-sim-slow-cheap"], ["fix-median"], 1),
+    )
+    answers = [
+        repo / "tasks/fix-median/tests/test_median.py",
+        repo / "tasks/fix-median/solution.patch",
+        repo / "tasks/wordfreq-shell/task.yaml",
+    ]
+    answers = [p for p in answers if p.exists()]
+    state = repo / ".benchctl"
+    (repo / "harness_profiles" / "env-probe.yaml").write_text(
+        PROBE_PROFILE.format(probes=" ".join(map(str, answers)), state=state)
+    )
+    (repo / "variants" / "sdk-sim-slow-cheap.yaml").write_text(PROBE_VARIANT)
+    env = session_env(litellm_proxy, database_url)
+    assert cli(repo, env, "apply", "--auto-approve").returncode == 0
+    # The operator's own secrets are in the runner's environment, never in the harness's.
+    operator = env | {"OPENAI_API_KEY": "sk-operator-own-0123456789", "AWS_SECRET_ACCESS_KEY": "x"}
+    done = cli(repo, operator, "run", "probe", "--sandbox", sandbox)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+    with psycopg.connect(database_url) as conn:
+        (log,) = conn.execute("SELECT log FROM run_attempts").fetchone()
+    variables = {line[4:] for line in log.splitlines() if line.startswith("VAR ")}
+    assert variables - SHELL_VARIABLES == BASE_VARIABLES | {
+        "OPENAI_BASE_URL", "OPENAI_API_KEY", "PROBE_MODEL"
+    }, log  # fmt: skip
+    assert "sk-operator-own" not in log and "WROTE" in log
+    if sandbox == "bwrap":
+        # Hidden tests, oracles, other tasks and benchctl's state (env files with raw keys).
+        assert "READ " not in log and "LISTED " not in log, log
+    else:
+        assert all(f"READ {p}" in log for p in answers), "unsandboxed, nothing is hidden"

@@ -40,10 +40,12 @@ from benchctl.reconcile.verifications import record, session_task
 from benchctl.settings import Settings
 from benchctl.tasks.process import Finished, SandboxMode, run_step, sandbox_in_use, step_env
 from benchctl.tasks.verify import Verification, verify
-from benchctl.tasks.workspace import prepare, setup
+from benchctl.tasks.workspace import Task, prepare, setup
 
 # A lease lasts this long without a heartbeat; the heartbeat renews it three times as often.
 LEASE_S = 120.0
+# At its timebox a harness gets SIGTERM, and this long to exit before SIGKILL.
+HARNESS_GRACE_S = 10.0
 
 
 @dataclass(frozen=True)
@@ -181,6 +183,16 @@ def _kill_processes_in(folder: Path) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
 
 
+def _answers(task: Task) -> list[Path]:
+    spec = task.card.spec
+    found = [task.root / "tasks"]
+    if spec.verify is not None and spec.verify.tests is not None:
+        found.append(task.path(spec.verify.tests))
+    if spec.oracle is not None:
+        found += [task.path(p) for p in (spec.oracle.patch, spec.oracle.script) if p is not None]
+    return [p for p in found if p.exists()]
+
+
 def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[Attempt]:
     """Run the experiment's open headless sessions until none is left for this runner."""
     if settings.proxy_url is None or settings.proxy_master_key is None:
@@ -284,15 +296,17 @@ def _work(
     task = session_task(conn, settings.root, row)
     runs = settings.state_dir / "runs"
     runs.mkdir(parents=True, exist_ok=True)
-    # All of benchctl's state but the runs' own folder (which holds the workspace) is hidden:
-    # env files with raw keys, the stack's master key, the embedded database.
-    hidden = [p for p in settings.state_dir.iterdir() if p.name != runs.name]
+    # All of benchctl's state but the attempt's own workspace and home is hidden (env files
+    # with raw keys, the stack's master key, the database, other attempts' workspaces), and so
+    # is whatever would give the task away: the tasks' folders, hidden tests and oracles.
+    state = [settings.state_dir]
+    hidden = [*state, *_answers(task)]
     # Named for the attempt, so that a later run can tell a killed runner's leftovers.
     scratch = runs / f"a{leased['id']}-{row['id'][:8]}"
     scratch.mkdir()
     try:
         workspace = prepare(task, scratch / "workspace", sandbox=sandbox)
-        done = setup(task, workspace, scratch, sandbox=sandbox, hidden=hidden)
+        done = setup(task, workspace, scratch, sandbox=sandbox, hidden=state)
         if done is not None and done.exit_code != 0:
             raise BenchctlError(f"setup failed (exit {done.exit_code}): {done.log[-400:]}")
         failpoints.reached("run.set_up")
@@ -306,13 +320,13 @@ def _work(
         harness = run_step(
             ["bash", "-c", rendered.command], cwd=workspace, env=env,
             timeout=duration_seconds(task.card.spec.timebox), sandbox=sandbox,
-            writable=[home], hidden=hidden, network=True,
+            writable=[home], hidden=hidden, network=True, grace=HARNESS_GRACE_S,
         )  # fmt: skip
         if harness.exit_code in (126, 127):
             raise BenchctlError(f"the harness could not start: {harness.log[-400:]}")
         failpoints.reached("run.harness_done")
         on_attempt(f"{label}: verify", None)
-        found = verify(task, workspace, sandbox=sandbox, hidden=hidden)
+        found = verify(task, workspace, sandbox=sandbox, hidden=state)
         verification_id = record(conn, row, found, workspace)
         failpoints.reached("run.verified")
     finally:

@@ -112,14 +112,22 @@ def _bwrap_argv(
     for prefix in dict.fromkeys([sys.prefix, sys.base_prefix]):
         if Path(prefix).is_relative_to("/tmp"):  # noqa: S108
             argv += ["--ro-bind", prefix, prefix]
+    # A hidden folder holding a writable one hides all but that one, so it goes first; a hidden
+    # folder inside a writable one must not come back with that one's bind, so it goes last.
+    covering = [h for h in hidden if any(w.is_relative_to(h) for w in writable)]
+    for path in covering:
+        argv += ["--tmpfs", str(path)]
     for path in writable:
         argv += ["--bind", str(path), str(path)]
     for mount in mounts:
         argv += ["--bind" if mount.writable else "--ro-bind", str(mount.host), mount.inside]
-    # Last: a hidden folder inside a writable one must not come back with that one's bind.
     for path in hidden:
+        if path in covering:
+            continue
         if path.is_dir():
             argv += ["--tmpfs", str(path)]
+        elif path.exists():
+            argv += ["--ro-bind", "/dev/null", str(path)]
     argv += ["--unshare-pid", "--die-with-parent", "--new-session", "--chdir", str(cwd)]
     if not network:
         argv.append("--unshare-net")
@@ -175,6 +183,33 @@ class _Capped:
         return redact(head) + gap + redact(tail)
 
 
+def _descendants(pid: int) -> list[int]:
+    """Every process below ``pid``, from /proc (empty where /proc lacks ``children``)."""
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        for task in Path(f"/proc/{pending.pop()}/task").glob("*"):
+            try:
+                children = [int(c) for c in (task / "children").read_text().split()]
+            except OSError:
+                continue
+            found += children
+            pending += children
+    return found
+
+
+def _terminate(process: subprocess.Popen[bytes], sandbox: bool) -> None:
+    """SIGTERM to what a step runs, so it can save its work before the SIGKILL. Under
+    bubblewrap the step's processes are in a session of their own, and bubblewrap itself must
+    not get it: dying, it would take them down at once."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        if not sandbox:
+            os.killpg(process.pid, signal.SIGTERM)
+            return
+        for pid in _descendants(process.pid):
+            os.kill(pid, signal.SIGTERM)
+
+
 def run_step(
     command: Sequence[str],
     *,
@@ -186,8 +221,10 @@ def run_step(
     mounts: Sequence[Mount] = (),
     hidden: Sequence[Path] = (),
     network: bool = False,
+    grace: float = 0.0,
 ) -> Finished:
-    """Run ``command`` (argv) in ``cwd``; kill its whole process group at ``timeout``."""
+    """Run ``command`` (argv) in ``cwd``; kill its whole process group at ``timeout`` — after
+    SIGTERM and ``grace`` seconds to exit, when ``grace`` is given."""
     argv = list(command)
     if sandbox:
         argv = _bwrap_argv(cwd, [cwd, *writable], mounts, hidden, network) + argv
@@ -206,6 +243,10 @@ def run_step(
         process.wait(timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
+        if grace > 0:
+            _terminate(process, sandbox)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(grace)
     finally:
         # The group, not just the shell: a test runner's children die with it, and so does
         # anything a step left running in the background.

@@ -83,6 +83,7 @@ def test_csv_round_trip_and_same_bytes_twice(run_cli, db, tmp_path):
         "manifests.json",
         "requests.csv",
         "rollups.csv",
+        "run_attempts.csv",
         "session_accounts.csv",
         "session_rollups.csv",
         "sessions.csv",

@@ -6,6 +6,7 @@ running a session twice. Real PostgreSQL, the real LiteLLM proxy, the SDK harnes
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -235,6 +236,16 @@ def test_a_session_out_of_attempts_is_aborted_with_its_key(repo, litellm_proxy, 
         assert client.list_keys(alias_prefix=alias_prefix(lineage)) == []
     # Aborted by the runner, the grid asks for nothing more.
     assert cli(repo, env, "plan", "--detailed-exitcode").returncode == 0
+    # The report counts it as attrition, not as the agent's failure.
+    assert cli(repo, env, "collect").returncode == 0
+    written = cli(repo, env, "report", "grid", "--out", str(repo / "reports"))
+    assert written.returncode == 0, written.stdout + written.stderr
+    report = json.loads((repo / "reports" / "grid" / "report.json").read_text())
+    assert report["attrition"] == [
+        {"variant": "sdk-sim-fast", "sessions": 1, "attempts": 1, "infrastructure_failures": 1,
+         "aborted": 1, "timed_out": 0, "unscored": 0, "pending": 0}
+    ]  # fmt: skip
+    assert "## Attrition" in (repo / "reports" / "grid" / "README.md").read_text()
 
 
 def test_two_runners_share_a_grid_without_running_a_session_twice(

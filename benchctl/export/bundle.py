@@ -22,8 +22,8 @@ from benchctl.export import Format as Format  # re-exported: report.writer impor
 from benchctl.report.data import require_experiment
 
 TABLES = (
-    "requests", "sessions", "verifications", "session_accounts", "session_rollups", "rollups",
-    "cost_ledger",
+    "requests", "sessions", "verifications", "session_accounts", "run_attempts",
+    "session_rollups", "rollups", "cost_ledger",
 )  # fmt: skip
 MANIFESTS = "manifests.json"
 _BATCH = 5000

@@ -47,8 +47,8 @@ def restore_bundle(conn: Connection, directory: Path) -> str:
                 statement = query("export.restore_object").format(table=sql.Identifier(table))
                 cur.executemany(statement, rows)
         _copy(conn, directory / "sessions.csv", "sessions", _SESSION_COLUMNS)
-        # Bundles from before verifiers and harness accounts existed have none.
-        for table in ("verifications", "session_accounts"):
+        # Bundles from before verifiers, harness accounts and headless runs existed have none.
+        for table in ("verifications", "session_accounts", "run_attempts"):
             if (directory / f"{table}.csv").is_file():
                 _copy(conn, directory / f"{table}.csv", table, {})
         _copy(conn, directory / "requests.csv", "requests", {})

@@ -18,6 +18,7 @@ from typing import Any, Literal
 from benchctl.report import stats, taskstats, units
 from benchctl.report.data import BINS_PER_DECADE, ReportData, Row
 from benchctl.report.model import (
+    Attrition,
     Comparison,
     CostAccuracy,
     Design,
@@ -253,6 +254,16 @@ def _cost_accuracy(data: ReportData, labels: dict[Unit, str]) -> list[CostAccura
             )
         )
     return found
+
+
+def _attrition(data: ReportData, labels: dict[Unit, str]) -> list[Attrition]:
+    by_unit = {(r["variant"], r["variant_version"]): r for r in data.attrition}
+    fields = set(Attrition.model_fields) - {"variant"}
+    return [
+        Attrition(variant=label, **{f: by_unit[unit][f] for f in fields})
+        for unit, label in labels.items()
+        if unit in by_unit
+    ]
 
 
 def _design(task_cards: Sequence[str], replicates: int, base_rows: Sequence[Row]) -> Design:
@@ -594,6 +605,7 @@ def build(data: ReportData) -> Report:
         charts=[],
         design=design,
         cost_accuracy=_cost_accuracy(data, {u: labels[u] for u in order}),
+        attrition=_attrition(data, {u: labels[u] for u in order}),
         methods=Methods(
             confidence=stats.CONFIDENCE,
             bootstrap_resamples=stats.RESAMPLES,

@@ -83,6 +83,8 @@ class ReportData:
     spend_log_gaps: list[Row] = field(default_factory=list)
     # Each session's cost three ways: recomputed, LiteLLM's spend, the harness's account.
     ledger: list[Row] = field(default_factory=list)
+    # Headless sessions' attempts per variant: what infrastructure cost, apart from results.
+    attrition: list[Row] = field(default_factory=list)
 
     @property
     def window(self) -> tuple[datetime, datetime] | None:
@@ -139,7 +141,7 @@ def _histograms(conn: Connection, name: str) -> list[Histogram]:
 
 
 def load(conn: Connection, name: str) -> ReportData:
-    """Everything a report of experiment ``name`` needs, in eight queries."""
+    """Everything a report of experiment ``name`` needs, in nine queries."""
     experiment = require_experiment(conn, name)
     versions = conn.execute(query("report.variant_versions"), {"names": experiment.variants})
     params = {"experiment": name}
@@ -152,4 +154,5 @@ def load(conn: Connection, name: str) -> ReportData:
         histograms=_histograms(conn, name),
         spend_log_gaps=conn.execute(query("report.spend_log_gaps"), params).fetchall(),
         ledger=conn.execute(query("report.ledger"), params).fetchall(),
+        attrition=conn.execute(query("report.attrition"), params).fetchall(),
     )

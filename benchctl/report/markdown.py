@@ -128,6 +128,23 @@ reported them (where its output was recorded), with the sessions further apart t
 | {{ harness(c) }} | {{ count(c.harness_disagree) if c.harness_sessions else dash }} |
 {% endfor %}
 {% endif %}
+{% if r.attrition %}
+
+## Attrition
+
+Sessions run headless (`benchctl run`). An attempt lost to infrastructure is retried and never \
+scored as the agent's failure; a session out of attempts is aborted, unscored. A harness that \
+ran out its timebox is verified and scored all the same.
+
+| variant | sessions | attempts | lost to infrastructure | aborted | timed out (scored) \
+| unscored | not yet run |
+|---|---:|---:|---:|---:|---:|---:|---:|
+{% for a in r.attrition %}
+| {{ a.variant }} | {{ count(a.sessions) }} | {{ count(a.attempts) }} \
+| {{ count(a.infrastructure_failures) }} | {{ count(a.aborted) }} | {{ count(a.timed_out) }} \
+| {{ count(a.unscored) }} | {{ count(a.pending) }} |
+{% endfor %}
+{% endif %}
 {% if r.charts %}
 
 ## Charts

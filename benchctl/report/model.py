@@ -230,6 +230,25 @@ class Methods(_Model):
     histogram_bins_per_decade: int
 
 
+class Attrition(_Model):
+    """A variant's headless sessions: what infrastructure cost them, kept apart from results
+    (an attempt lost to infrastructure is retried, never scored as the agent's failure)."""
+
+    variant: str = Field(description="The variant's label.")
+    sessions: int = Field(description="Headless sessions of the variant.")
+    attempts: int = Field(description="Attempts `benchctl run` made at them.")
+    infrastructure_failures: int = Field(
+        description="Attempts lost to infrastructure: setup failed, harness missing, proxy"
+        " unreachable, runner killed (its lease lapsed)."
+    )
+    aborted: int = Field(description="Sessions aborted after using every attempt: unscored.")
+    timed_out: int = Field(
+        description="Scored attempts whose harness hit the timebox: verified all the same."
+    )
+    unscored: int = Field(description="Finished sessions the verifier could not score.")
+    pending: int = Field(description="Sessions not yet run.")
+
+
 class CostAccuracy(_Model):
     """A variant's cost three ways, and how far the other two are from the one reports use."""
 
@@ -279,6 +298,9 @@ class Report(_Model):
     tasks: list[TaskReport]
     design: Design
     cost_accuracy: list[CostAccuracy]
+    attrition: list[Attrition] = Field(
+        description="Per variant, for experiments run headless; empty otherwise."
+    )
     charts: list[Chart]
     methods: Methods
     caveats: list[str]

@@ -21,7 +21,7 @@ ORDER BY started_at, request_id
 SELECT id AS session_id, experiment, variant, variant_version, task_card, task_card_version,
     harness_profile, replicate, status, outcome, notes, key_alias, key_expires_at, budget_usd,
     ttl_seconds, manifest_commit, manifest_dirty, repo_path, operator, created_at, opened_at,
-    ended_at, outcome_source, reward
+    ended_at, outcome_source, reward, headless
 FROM sessions
 WHERE experiment = %(experiment)s
 ORDER BY variant, variant_version, task_card, replicate
@@ -44,6 +44,16 @@ FROM session_accounts a
 JOIN sessions s ON s.id = a.session_id
 WHERE s.experiment = %(experiment)s
 ORDER BY s.variant, s.variant_version, s.task_card, s.replicate
+
+-- name: export.run_attempts
+-- Every attempt `benchctl run` made at the experiment's sessions. Not its log or key hash:
+-- those stay in the database.
+SELECT a.session_id, a.attempt, a.runner, a.status, a.leased_until, a.started_at, a.ended_at,
+    a.exit_code, a.timed_out, a.harness_seconds, a.error
+FROM run_attempts a
+JOIN sessions s ON s.id = a.session_id
+WHERE s.experiment = %(experiment)s
+ORDER BY s.variant, s.variant_version, s.task_card, s.replicate, a.attempt
 
 -- name: export.cost_ledger
 SELECT session_id, variant, variant_version, task_card, replicate, recomputed_usd, litellm_usd,

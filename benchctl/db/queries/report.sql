@@ -104,3 +104,21 @@ SELECT variant, variant_version, recomputed_usd, litellm_usd, harness_usd, reque
 FROM cost_ledger
 WHERE experiment = %(experiment)s
 ORDER BY variant, variant_version, session_id
+
+-- name: report.attrition
+-- Headless sessions per variant version, attrition apart from results: attempts lost to
+-- infrastructure (failed or abandoned), sessions aborted out of attempts, harness timeouts
+-- (scored all the same), sessions the verifier could not score, sessions not yet run.
+SELECT s.variant, s.variant_version,
+    count(DISTINCT s.id) AS sessions,
+    count(a.id) AS attempts,
+    count(a.id) FILTER (WHERE a.status IN ('infra_error', 'lapsed')) AS infrastructure_failures,
+    count(DISTINCT s.id) FILTER (WHERE s.status = 'aborted') AS aborted,
+    count(a.id) FILTER (WHERE a.status = 'done' AND a.timed_out) AS timed_out,
+    count(DISTINCT s.id) FILTER (WHERE s.status = 'finalized' AND s.outcome IS NULL) AS unscored,
+    count(DISTINCT s.id) FILTER (WHERE s.status = 'open') AS pending
+FROM sessions s
+LEFT JOIN run_attempts a ON a.session_id = s.id
+WHERE s.experiment = %(experiment)s AND s.headless
+GROUP BY s.variant, s.variant_version
+ORDER BY s.variant, s.variant_version

@@ -79,8 +79,15 @@ spec:
     OPENAI_BASE_URL: "{{{{ proxy.url }}}}/v1"
     OPENAI_API_KEY: "{{{{ session.key }}}}"
     PROBE_MODEL: "{{{{ variant.model_alias }}}}"
+  files:
+    - under: home
+      path: .probe/config.json
+      content: '{{"model": "{{{{ variant.model_alias }}}}"}}'
+    - {{under: workspace, path: probe.cfg, content: "alias={{{{ variant.model_alias }}}}"}}
+  version: echo probe 1.2.3
   launch: >-
     env | sed 's/=.*//; s/^/VAR /';
+    sed 's/^/HOMEFILE /' "$HOME/.probe/config.json"; echo; sed 's/^/WSFILE /' probe.cfg; echo;
     for p in {probes}; do cat "$p" >/dev/null 2>&1 && echo "READ $p"; done;
     ls -A {state}/sessions | sed 's/^/LISTED /';
     touch written-in-workspace && echo WROTE
@@ -132,6 +139,17 @@ def test_a_harness_gets_only_what_its_profile_renders_and_no_answers(
         "OPENAI_BASE_URL", "OPENAI_API_KEY", "PROBE_MODEL"
     }, log  # fmt: skip
     assert "sk-operator-own" not in log and "WROTE" in log
+    # The profile's files, rendered where it asked; its version command, on the session.
+    assert (
+        'HOMEFILE {"model": "sdk-sim-slow-cheap"}' in log
+        and "WSFILE alias=sdk-sim-slow-cheap" in log
+    )
+    with psycopg.connect(database_url) as conn:
+        versions = conn.execute(
+            "SELECT s.harness_version, a.harness_version FROM sessions s"
+            " JOIN run_attempts a ON a.session_id = s.id"
+        ).fetchone()
+    assert versions == ("probe 1.2.3", "probe 1.2.3")
     if sandbox == "bwrap":
         # Hidden tests, oracles, other tasks and benchctl's state (env files with raw keys).
         assert "READ " not in log and "LISTED " not in log, log

@@ -12,6 +12,8 @@ Manifests arrive by pull request, so what they name is untrusted:
 
 from __future__ import annotations
 
+import re
+
 # -- api_key_env ---------------------------------------------------------------------------------
 CREDENTIAL_PREFIXES = (
     "BENCHCTL_",  # benchctl's settings: database URLs, the proxy's master key
@@ -134,9 +136,21 @@ HIJACK_NAMES = frozenset(
 )  # fmt: skip
 
 
-def hijacking(name: str) -> str | None:
-    """Why a harness profile may not set ``name``, or None if it may."""
+# npm's registry may point at loopback only: a closed local port keeps a harness that installs
+# plugins on start (OpenCode) off the network; anywhere else is where packages come from.
+_LOOPBACK_REGISTRY = re.compile(r"^https?://(127\.0\.0\.1|localhost|\[::1\])(:\d{1,5})?(/\S*)?$")
+
+
+def hijacking(name: str, value: str | None = None) -> str | None:
+    """Why a harness profile may not set ``name`` (to ``value``), or None if it may."""
     upper = name.upper()
+    if upper == "NPM_CONFIG_REGISTRY" and value is not None:
+        if _LOOPBACK_REGISTRY.match(value):
+            return None
+        return (
+            "npm's registry may point at a loopback address only (a closed local port keeps a"
+            " harness's installs off the network)"
+        )
     if upper in HIJACK_NAMES:
         return "it changes what programs load, how shells start, or where traffic goes"
     prefix = next((p for p in HIJACK_PREFIXES if upper.startswith(p)), None)

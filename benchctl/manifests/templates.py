@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import jinja2
@@ -36,6 +36,9 @@ class RenderedHarness:
     env: dict[str, str]
     args: list[str]
     launch: str
+    # (under, path) -> content, for `benchctl run` to write before the harness starts.
+    files: dict[tuple[str, str], str] = field(default_factory=dict)
+    version: str | None = None
 
     @property
     def command(self) -> str:
@@ -101,6 +104,10 @@ def _templates(profile: HarnessProfile) -> Iterator[tuple[tuple[PathSegment, ...
     for index, value in enumerate(profile.spec.args):
         yield ("spec", "args", index), value
     yield ("spec", "launch"), profile.spec.launch
+    for index, file in enumerate(profile.spec.files):
+        yield ("spec", "files", index, "content"), file.content
+    if profile.spec.version is not None:
+        yield ("spec", "version"), profile.spec.version
 
 
 def _without_key(context: Mapping[str, Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
@@ -113,6 +120,11 @@ def _is_env(loc: tuple[PathSegment, ...]) -> bool:
     return loc[:2] == ("spec", "env")
 
 
+def _is_file(loc: tuple[PathSegment, ...]) -> bool:
+    """A file's content: lines of its own, never shown as a command."""
+    return loc[:2] == ("spec", "files")
+
+
 def render(profile: HarnessProfile, context: Mapping[str, Mapping[str, Any]]) -> RenderedHarness:
     """Render every template of ``profile``; raises jinja2 errors on bad templates."""
     printed = _without_key(context)
@@ -121,6 +133,10 @@ def render(profile: HarnessProfile, context: Mapping[str, Mapping[str, Any]]) ->
         # An argument that renders empty (a false `{% if %}`) is left out, not passed as "".
         args=[arg for arg in (_ENV.render(v, printed) for v in profile.spec.args) if arg],
         launch=_ENV.render(profile.spec.launch, printed),
+        files={(f.under, f.path): _ENV.render(f.content, printed) for f in profile.spec.files},
+        version=None
+        if profile.spec.version is None
+        else _ENV.render(profile.spec.version, printed),
     )
 
 
@@ -170,11 +186,12 @@ def check_templates(profile: HarnessProfile, doc: YamlDocument) -> Iterator[Diag
                     loc,
                     "BC504",
                     f"`{where}` uses the session key; it belongs in `env` only, since apply"
-                    " prints the launch line and arguments show in `ps`",
+                    " prints the launch line, arguments show in `ps`, and files are read by"
+                    " whatever the harness runs",
                 )
                 continue
             rendered = _ENV.render(source, context if _is_env(loc) else _without_key(context))
-            if not _is_env(loc) and _CONTROL.search(rendered):
+            if not _is_env(loc) and not _is_file(loc) and _CONTROL.search(rendered):
                 yield doc.diagnostic(
                     loc,
                     "BC505",

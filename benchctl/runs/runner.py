@@ -46,6 +46,7 @@ from benchctl.tasks.workspace import Task, prepare, setup
 LEASE_S = 120.0
 # At its timebox a harness gets SIGTERM, and this long to exit before SIGKILL.
 HARNESS_GRACE_S = 10.0
+VERSION_TIMEOUT_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -183,6 +184,32 @@ def _kill_processes_in(folder: Path) -> None:
                 os.kill(int(entry.name), signal.SIGKILL)
 
 
+def _write_files(files: dict[tuple[str, str], str], roots: dict[str, Path]) -> None:
+    """The profile's files, under the attempt's home or workspace (never outside them)."""
+    for (under, relative), content in files.items():
+        target = roots[under] / relative
+        if not target.resolve().is_relative_to(roots[under].resolve()):
+            raise BenchctlError(f"the profile's file {relative} leaves the {under} folder.")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_text(content, encoding="utf-8")
+
+
+def _version(
+    command: str, workspace: Path, env: dict[str, str], sandbox: bool, home: Path,
+    hidden: list[Path],
+) -> str:  # fmt: skip
+    """The first line the profile's version command prints (an error is recorded, not fatal:
+    a harness that cannot say its version may still run)."""
+    done = run_step(
+        ["bash", "-c", command], cwd=workspace, env=env, timeout=VERSION_TIMEOUT_S,
+        sandbox=sandbox, writable=[home], hidden=hidden, network=True,
+    )  # fmt: skip
+    first = next((line.strip() for line in done.log.splitlines() if line.strip()), "")
+    if done.exit_code != 0:
+        return f"unknown (`{command}` exited {done.exit_code}: {first[:120]})"
+    return first[:200]
+
+
 def _answers(task: Task) -> list[Path]:
     spec = task.card.spec
     found = [task.root / "tasks"]
@@ -316,6 +343,10 @@ def _work(
         home = scratch / "home"
         home.mkdir()
         env = {**step_env(home, {}), **rendered.env}
+        _write_files(rendered.files, {"home": home, "workspace": workspace})
+        if rendered.version is not None:
+            version = _version(rendered.version, workspace, env, sandbox, home, hidden)
+            conn.execute(query("runs.versioned"), {"id": leased["id"], "version": version})
         on_attempt(f"{label}: harness", None)
         harness = run_step(
             ["bash", "-c", rendered.command], cwd=workspace, env=env,

@@ -93,3 +93,11 @@ WHERE id = %(id)s
 
 -- name: runs.running
 SELECT id FROM run_attempts WHERE status = 'running'
+
+-- name: runs.versioned
+-- What the profile's `version` command printed, on the attempt and on its session.
+WITH attempt AS (
+    UPDATE run_attempts SET harness_version = %(version)s WHERE id = %(id)s
+    RETURNING session_id
+)
+UPDATE sessions s SET harness_version = %(version)s FROM attempt WHERE s.id = attempt.session_id

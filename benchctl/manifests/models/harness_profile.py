@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
@@ -91,6 +92,39 @@ class Account(StrictModel):
     )
 
 
+# Relative, and never climbing out: segments that are not empty and not `..` (a pattern without
+# look-around, which JSON Schema validators do not all support).
+_SEGMENT = r"(?:[^./\x00][^/\x00]*|\.[^./\x00][^/\x00]*|\.\.[^/\x00]+|\.)"
+_INSIDE = rf"^{_SEGMENT}(?:/{_SEGMENT})*$"
+
+
+class HarnessFile(StrictModel):
+    """A file `benchctl run` renders before it starts the harness (a config, a cache)."""
+
+    under: Literal["home", "workspace"] = Field(
+        description="home: the attempt's private HOME; workspace: the task's checkout."
+    )
+    path: Annotated[str, StringConstraints(min_length=1, max_length=300)] = Field(
+        description="Path relative to `under`, e.g. `.aider.conf.yml`; no `..`.",
+        json_schema_extra={"pattern": _INSIDE},
+    )
+    content: str = Field(
+        description="Jinja2 template of the file's content; it may not use the session key"
+        " (it belongs in `env`)."
+    )
+
+    @field_validator("path")
+    @classmethod
+    def _inside(cls, path: str) -> str:
+        if not re.fullmatch(_INSIDE, path):
+            raise PydanticCustomError(
+                "BC205",
+                "{path} is not a path inside its folder: relative, no empty or `..` segment",
+                {"path": repr(path)},
+            )
+        return path
+
+
 class HarnessProfileSpec(StrictModel):
     harness: NonEmptyStr = Field(description="The harness, e.g. `Claude Code 2.x`.")
     protocol: Protocol = Field(description="The proxy API the harness calls.")
@@ -107,6 +141,16 @@ class HarnessProfileSpec(StrictModel):
     docs_url: Annotated[str, StringConstraints(pattern=r"^https://\S+$")] | None = Field(
         default=None, description="Where the harness documents its proxy settings."
     )
+    files: list[HarnessFile] = Field(
+        default_factory=list,
+        description="Files rendered into the private home or the workspace before a headless"
+        " run starts the harness.",
+    )
+    version: NonEmptyStr | None = Field(
+        default=None,
+        description="Jinja2 template of a command printing the harness's version; `benchctl"
+        " run` records its first line on the session.",
+    )
     account: Account | None = Field(
         default=None,
         description="How to read the harness's own account of cost and tokens from its output,"
@@ -116,8 +160,8 @@ class HarnessProfileSpec(StrictModel):
     @field_validator("env")
     @classmethod
     def _no_takeover(cls, env: dict[str, str]) -> dict[str, str]:
-        for name in env:
-            why = hijacking(name)
+        for name, value in env.items():
+            why = hijacking(name, value)
             if why is not None:
                 raise PydanticCustomError(
                     "BC212",

@@ -4,10 +4,12 @@ benchctl command they run parsed by the real CLI and rehearsed here against a re
 from __future__ import annotations
 
 import json
+import os
 import re
 import shlex
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,14 +18,26 @@ import typer.main
 import yaml
 
 from benchctl.cli.app import app
+from benchctl.cli.options import Sandbox
 
 from conftest import REPO_ROOT
 from minirepo import write_minirepo
 
 WORKFLOWS = REPO_ROOT / ".github" / "workflows"
 ACTIONLINT = REPO_ROOT / "tools" / "actionlint"
-NAMES = ("validate.yml", "plan.yml", "apply.yml", "collect.yml", "lock.yml")
+NAMES = ("validate.yml", "plan.yml", "apply.yml", "collect.yml", "lock.yml", "run.yml")
 SHELL_OPERATORS = {">", ">>", "2>", "2>&1", "|", "||", "&&", ";"}
+# What the step variables in benchctl command lines stand for, to parse them as the CLI would.
+EXAMPLES = {
+    "$EXPERIMENT": "demo",
+    "$JOBS": "2",
+    "$SANDBOX": "bwrap",
+    "$GITHUB_WORKSPACE": "/home/runner/work/bench/bench",
+    "${BASE}": "HEAD~1",
+}
+# Variables GitHub sets in every step (the others come from the step's `env:`).
+GITHUB_DEFAULTS = {"GITHUB_WORKSPACE"}
+VARIABLE = re.compile(r"\$\{?([A-Z_][A-Z0-9_]*)\}?")
 
 
 def _load(name: str) -> dict:
@@ -42,24 +56,27 @@ def _steps():
                 yield name, job_id, job, step
 
 
-def workflow_commands() -> list[tuple[str, tuple[str, ...]]]:
-    """Every benchctl command line of every `run:` step, as (workflow, argv after benchctl)."""
-    found = []
-    for name, _, _, step in _steps():
+def _step_commands():
+    """Every benchctl command line of every `run:` step: (workflow, job, step, argv)."""
+    for name, _, job, step in _steps():
         script = step.get("run", "").replace("\\\n", " ")
         for line in script.splitlines():
             if not line.strip().startswith("benchctl "):
                 continue
             words = shlex.split(line)
             end = next((i for i, w in enumerate(words) if w in SHELL_OPERATORS), len(words))
-            found.append((name, tuple(words[1:end])))
-    return found
+            yield name, job, step, tuple(words[1:end])
+
+
+def workflow_commands() -> list[tuple[str, tuple[str, ...]]]:
+    """Every benchctl command line of every `run:` step, as (workflow, argv after benchctl)."""
+    return [(name, argv) for name, _, _, argv in _step_commands()]
 
 
 def test_every_workflow_exists_and_has_commands():
     assert sorted(p.name for p in WORKFLOWS.glob("*.y*ml")) == sorted(NAMES)
     used = {argv[0] for _, argv in workflow_commands()}
-    assert used == {"validate", "task", "plan", "apply", "collect", "report", "db"}
+    assert used == {"validate", "task", "plan", "apply", "collect", "report", "db", "run"}
 
 
 def _parse(argv: tuple[str, ...]):
@@ -77,9 +94,30 @@ def _parse(argv: tuple[str, ...]):
 
 @pytest.mark.parametrize(("workflow", "argv"), workflow_commands())
 def test_workflow_commands_parse_against_the_cli(workflow, argv):
-    ctx = _parse(argv)
+    ctx = _parse(tuple(EXAMPLES.get(word, word) for word in argv))
     # The innermost command is the last word before the options (`db upgrade` -> upgrade).
     assert ctx.command.name in argv
+
+
+def test_variables_in_benchctl_commands_come_from_the_step_env():
+    """Inputs reach a command through the step's `env:`, quoted, never pasted into the script
+    by an expression (which would let an input's text run as shell)."""
+    found = set()
+    for name, job, step, argv in _step_commands():
+        env = {**job.get("env", {}), **step.get("env", {})}
+        for word in argv:
+            for variable in VARIABLE.findall(word):
+                if variable in GITHUB_DEFAULTS:
+                    continue
+                assert variable in env, (name, step.get("name"), variable)
+                assert "secrets." not in str(env[variable]), (name, variable)
+                found.add(word)
+    assert found <= set(EXAMPLES), found - set(EXAMPLES)
+
+
+def test_run_scripts_hold_no_expressions():
+    for name, job_id, _, step in _steps():
+        assert "${{" not in step.get("run", ""), (name, job_id, step.get("name"))
 
 
 def test_the_parser_rejects_what_the_cli_would():
@@ -114,9 +152,16 @@ def test_workflow_commands_rehearsed_in_order(run_cli, rehearsal):
         ("apply", "plan.json", "--auto-approve", "--lock-timeout", "10m"): 0,
         ("report", "--all"): 0,
     }
+    # `benchctl run` needs the proxy: tests/test_run.py runs it, and .ci/workflows.py runs
+    # run.yml's jobs against a local stack, as it does collect.yml's.
     assert {argv for _, argv in workflow_commands()} - set(expected) == {
         ("collect",),
         ("task", "check", "--changed-since", "${BASE}"),
+        (
+            *("run", "$EXPERIMENT", "-j", "$JOBS", "--sandbox", "$SANDBOX"),
+            *("--root", "$GITHUB_WORKSPACE", "--json"),
+        ),
+        ("report", "$EXPERIMENT"),
     }
     outputs = {}
     for argv, code in expected.items():
@@ -177,6 +222,7 @@ def test_permissions_are_least_privilege():
                 ("plan.yml", "fork"): {"pull-requests"},
                 ("collect.yml", "collect"): {"contents", "pull-requests"},
                 ("lock.yml", "refresh"): {"contents", "pull-requests"},
+                ("run.yml", "report"): {"contents", "pull-requests"},
             }.get((name, job_id), set())
             assert writes == allowed, (name, job_id, writes)
             assert "timeout-minutes" in job, (name, job_id)
@@ -203,6 +249,142 @@ def test_applies_never_overlap_and_run_in_the_protected_environment():
     assert collect["concurrency"] == {"group": "benchctl-collect", "cancel-in-progress": False}
 
 
+def test_run_starts_one_runner_job_per_input_runner_then_reports_what_ran():
+    workflow = _load("run.yml")
+    assert set(_triggers(workflow)) == {"workflow_dispatch"}  # by hand: the grid may cost money
+    inputs = _triggers(workflow)["workflow_dispatch"]["inputs"]
+    assert inputs["experiment"]["required"] is True
+    assert set(inputs["sandbox"]["options"]) == {mode.value for mode in Sandbox}
+    assert inputs["runners"]["default"] in inputs["runners"]["options"]
+    assert inputs["jobs"]["default"] in inputs["jobs"]["options"]
+    for jobs in inputs["jobs"]["options"]:  # within what `benchctl run -j` takes
+        assert _parse(("run", "demo", "-j", jobs)).params["jobs"] == int(jobs)
+    # One grid at a time per experiment, never cancelled half-way (that only burns attempts).
+    assert workflow["concurrency"] == {
+        "group": "benchctl-run-${{ inputs.experiment }}",
+        "cancel-in-progress": False,
+    }
+    jobs = workflow["jobs"]
+    assert list(jobs) == ["matrix", "runners", "report"]
+    matrix = jobs["matrix"]
+    assert matrix["outputs"]["runners"] == "${{ steps.runners.outputs.runners }}"
+    assert matrix["steps"][0]["env"] == {"RUNNERS": "${{ inputs.runners }}"}
+
+    runners = jobs["runners"]
+    assert runners["needs"] == "matrix"
+    assert runners["strategy"] == {
+        "fail-fast": False,  # one runner's failure must not kill the others' sessions
+        "matrix": {"runner": "${{ fromJSON(needs.matrix.outputs.runners) }}"},
+    }
+    # The write credentials apply uses, behind the same protected environment.
+    assert runners["environment"] == "benchmark-state"
+    (run,) = [s for s in runners["steps"] if "benchctl run" in s.get("run", "")]
+    assert (
+        'benchctl run "$EXPERIMENT" -j "$JOBS" --sandbox "$SANDBOX" --root "$GITHUB_WORKSPACE"'
+        " --json" in run["run"]
+    )
+    assert run["env"]["EXPERIMENT"] == "${{ inputs.experiment }}"
+    assert run["env"]["JOBS"] == "${{ inputs.jobs }}"
+    assert run["env"]["SANDBOX"] == "${{ inputs.sandbox }}"
+    secrets = {k for k, v in run["env"].items() if "secrets." in v}
+    assert secrets == {
+        "BENCHCTL_DATABASE_URL",
+        "BENCHCTL_PROXY_URL",
+        "BENCHCTL_PROXY_MASTER_KEY",
+    }
+    steps = runners["steps"]
+    (sandbox,) = [s for s in steps if "bubblewrap" in s.get("run", "")]
+    assert sandbox["if"] == "inputs.sandbox != 'none'"
+    assert "apt-get install -y -qq --no-install-recommends bubblewrap" in sandbox["run"]
+    (upload,) = [s for s in steps if "upload-artifact@" in s.get("uses", "")]
+    assert upload["if"] == "always()"
+    assert upload["with"]["path"] == "run-summaries/runner-${{ matrix.runner }}.json"
+    assert "run-summaries/runner-$RUNNER.json" in run["run"]
+    cleanup = steps[-1]
+    assert cleanup["if"] == "always()" and ".benchctl/sessions" in cleanup["run"]
+
+    report = jobs["report"]
+    assert report["needs"] == ["matrix", "runners"]
+    assert report["if"].startswith("always()")  # runners that failed: report what did run
+    assert report["environment"] == _load("collect.yml")["jobs"]["collect"]["environment"]
+    # Two writers of artifacts/ never overlap: collect.yml's group, queued, never cancelled.
+    assert report["concurrency"] == _load("collect.yml")["concurrency"]
+    runs = [s.get("run", "") for s in report["steps"]]
+    assert runs.index("benchctl collect") < runs.index(
+        'benchctl report "$EXPERIMENT" >> "$GITHUB_STEP_SUMMARY"'
+    )
+    assert 'git add --all -- "artifacts/$EXPERIMENT"' in runs[-1]
+    (download,) = [s for s in report["steps"] if "download-artifact@" in s.get("uses", "")]
+    assert download["with"] == {
+        "pattern": "run-summary-*",
+        "path": "run-summaries",
+        "merge-multiple": True,
+    }
+
+
+def _bash(script: str, cwd: Path, **env: str) -> subprocess.CompletedProcess[str]:
+    """A `run:` step as GitHub runs it."""
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        # setup-python's interpreter first, as on the runner.
+        env={"PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+RUNNERS = _triggers(_load("run.yml"))["workflow_dispatch"]["inputs"]["runners"]["options"]
+
+
+@pytest.mark.parametrize("runners", RUNNERS)
+def test_run_matrix_has_one_entry_per_runner(tmp_path, runners):
+    step = _load("run.yml")["jobs"]["matrix"]["steps"][0]
+    output = tmp_path / "output"
+    done = _bash(step["run"], tmp_path, RUNNERS=runners, GITHUB_OUTPUT=str(output))
+    assert done.returncode == 0, done.stderr
+    entries = list(range(1, int(runners) + 1))
+    assert output.read_text() == f"runners={json.dumps(entries, separators=(',', ':'))}\n"
+
+
+@pytest.mark.parametrize("runners", ["0", "17", "", "2; echo injected", "two"])
+def test_run_matrix_refuses_what_is_not_a_runner_count(tmp_path, runners):
+    step = _load("run.yml")["jobs"]["matrix"]["steps"][0]
+    output = tmp_path / "output"
+    done = _bash(step["run"], tmp_path, RUNNERS=runners, GITHUB_OUTPUT=str(output))
+    assert done.returncode == 1
+    assert "::error::runners must be a whole number from 1 to 16." in done.stdout
+    assert "injected" not in done.stdout and not output.exists()
+
+
+def test_run_report_summarizes_every_runner_even_one_without_a_summary(tmp_path):
+    report = _load("run.yml")["jobs"]["report"]
+    (step,) = [s for s in report["steps"] if s.get("name") == "Summarize the runners"]
+    (tmp_path / "run-summaries").mkdir()
+    one = {"experiment": "demo", "scored": 3, "unscored": 1, "infra_error": 0, "attempts": []}
+    (tmp_path / "run-summaries" / "runner-1.json").write_text(json.dumps(one))
+    (tmp_path / "run-summaries" / "runner-2.json").write_text("")  # the runner failed
+    summary = tmp_path / "summary.md"
+    done = _bash(
+        step["run"],
+        tmp_path,
+        EXPERIMENT="demo",
+        RUNNERS="[1,2,3]",
+        GITHUB_STEP_SUMMARY=str(summary),
+    )
+    assert done.returncode == 0, done.stderr
+    assert summary.read_text().splitlines() == [
+        "### benchctl run demo",
+        "",
+        "| runner | scored | unscored | infrastructure failures |",
+        "|---|---|---|---|",
+        "| 1 | 3 | 1 | 0 |",
+        "| 2 | no summary: see the runner's log | | |",
+        "| 3 | no summary: see the runner's log | | |",
+    ]
+
+
 def test_every_install_is_from_a_lock():
     """A runner next month installs what CI tested: the locked profile, then benchctl alone."""
     installs = [
@@ -215,6 +397,7 @@ def test_every_install_is_from_a_lock():
         "apply.yml",
         "collect.yml",
         "validate.yml",
+        "run.yml",
     }
     for name, run in installs:
         assert re.fullmatch(
@@ -255,10 +438,11 @@ def test_fork_pull_requests_never_run_their_code_with_write_access():
 
 
 def test_checkouts_do_not_keep_the_token_except_to_push_reports_and_locks():
+    pushers = {("collect.yml", "collect"), ("lock.yml", "refresh"), ("run.yml", "report")}
     for name, job_id, _, step in _steps():
         if "actions/checkout@" in step.get("uses", ""):
             keeps = step.get("with", {}).get("persist-credentials", True)
-            assert keeps is (name in ("collect.yml", "lock.yml")), (name, job_id)
+            assert keeps is ((name, job_id) in pushers), (name, job_id)
 
 
 # --------------------------------------------------------------------------------------------

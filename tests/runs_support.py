@@ -36,11 +36,14 @@ def only_experiment(repo: Path, name: str, text: str) -> Path:
 
 
 def cli(
-    repo: Path, env: dict[str, str], *args: str, timeout: float = 600
+    repo: Path, env: dict[str, str], *args: str, timeout: float = 600, from_root: bool = False
 ) -> subprocess.CompletedProcess[str]:
+    """benchctl on ``repo``; ``from_root``: run in it with the default `--root .`, as a user
+    would, rather than with an absolute --root."""
     full = {k: v for k, v in os.environ.items() if not k.startswith("BENCHCTL_FAILPOINT")}
+    root = [] if from_root else ["--root", str(repo)]
     return subprocess.run(
-        [sys.executable, "-m", "benchctl", *args, "--root", str(repo)],
+        [sys.executable, "-m", "benchctl", *args, *root], cwd=repo if from_root else None,
         env=full | env, capture_output=True, text=True, timeout=timeout,
     )  # fmt: skip
 

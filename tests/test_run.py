@@ -34,7 +34,8 @@ def test_a_headless_grid_runs_verified_and_leaves_no_churn(repo, litellm_proxy, 
     opened = cli(repo, env, "apply", "--auto-approve")
     assert opened.returncode == 0, opened.stdout + opened.stderr
 
-    done = cli(repo, env, "run", "demo", "-j", "2", "--json")
+    # From the repository with the default `--root .`: relative paths must not reach the sandbox.
+    done = cli(repo, env, "run", "demo", "-j", "2", "--json", "--sandbox", "auto", from_root=True)
     assert done.returncode == 0, done.stdout + done.stderr
     summary = json.loads(done.stdout)
     assert (summary["scored"], summary["infra_error"]) == (2, 0), summary

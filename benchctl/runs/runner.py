@@ -16,6 +16,7 @@ this host's scratch folders of attempts nobody runs any more.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import shutil
 import signal
@@ -224,6 +225,8 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
     """Run the experiment's open headless sessions until none is left for this runner."""
     if settings.proxy_url is None or settings.proxy_master_key is None:
         raise UsageError("`benchctl run` issues keys: set BENCHCTL_PROXY_URL and its master key.")
+    # Steps run in other folders, and bubblewrap binds by path: every path must be absolute.
+    settings = dataclasses.replace(settings, root=settings.root.resolve())
     with connect(settings, upgrade=True) as conn, proxy_client(settings) as client:
         assert client is not None
         max_attempts = _max_attempts(conn, options.experiment)

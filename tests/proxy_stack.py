@@ -161,9 +161,12 @@ def litellm_proxy(
     postgres_server: str, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProxyStack]:
     from benchctl.sim.server import SimServer
+    from benchctl.sim.work import load_solutions
 
     repository = load_repository(REPO_ROOT).repository
-    sim = SimServer(repository.providers["sim"].model, speed=SIM_SPEED).start()
+    solutions, problems = load_solutions(REPO_ROOT)
+    assert not problems, problems
+    sim = SimServer(repository.providers["sim"].model, speed=SIM_SPEED, solutions=solutions).start()
     try:
         config = render_config(repository, api_base_overrides={"sim": sim.url})
         workdir = tmp_path_factory.mktemp("litellm-proxy")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,8 +81,10 @@ def _figures(report: dict) -> dict[str, dict[str, object]]:
 def test_demo_completes_and_collects_every_request(demo_run):
     done, root = demo_run
     assert done.returncode == 0, done.stdout + done.stderr[-3000:]
-    assert "Drove 24 sessions" in done.stdout
-    assert "288 of 288 requests collected" in done.stdout
+    # 4 variants x 3 task cards x 2 replicates, each run headless, verified, both outcomes seen.
+    assert re.search(r"Drove 24 sessions \(\d+ failure, \d+ success\)", done.stdout), done.stdout
+    sent = json.loads((COMMITTED / "report.json").read_text())["totals"]["requests"]
+    assert f"{sent} of {sent} requests collected" in done.stdout
     report = root / "artifacts" / "demo"
     for name in ("README.md", "report.json", "charts/latency.svg", "data/requests.csv"):
         assert (report / name).is_file(), name

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import filecmp
 import json
+import re
 import shutil
 
 import psycopg
@@ -131,7 +132,12 @@ def test_escape_sequences_in_imported_notes_never_reach_the_terminal(
     shutil.copytree(DEMO / "data", bundle)
     sessions = bundle / "sessions.csv"
     hostile = "\x1b]0;pwned\x07\x1b[2J\x9b31m"
-    sessions.write_text(sessions.read_text().replace("12 of 12 turns answered", hostile, 1))
+    # The first session's empty notes (`,""` after its outcome), crafted.
+    text, count = re.subn(
+        r',(success|failure),"",', rf',\1,"{hostile}",', sessions.read_text(), count=1
+    )
+    assert count == 1
+    sessions.write_text(text)
     assert run_cli("import", str(bundle), "--root", str(tmp_path), env=env).exit_code == 0
     listed = run_cli("session", "list", "--root", str(tmp_path), env=env)
     ids = json.loads(run_cli("session", "list", "--json", "--root", str(tmp_path), env=env).stdout)

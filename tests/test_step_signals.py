@@ -48,3 +48,28 @@ def test_a_step_ignoring_sigterm_is_killed_when_the_grace_runs_out(tmp_path, san
         sandbox=sandbox, grace=1.0,
     )  # fmt: skip
     assert done.timed_out and 1.9 < done.seconds < 10
+
+
+def test_folders_python_imports_from_under_tmp_stay_visible_in_the_sandbox(tmp_path, monkeypatch):
+    """An editable install or a venv in a /tmp checkout (CI's clones) would vanish under the
+    sandbox's private /tmp, and `python -m benchctl...` steps with it."""
+    if shutil.which("bwrap") is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("CI must have bubblewrap")
+        pytest.skip("bubblewrap is not installed (apt-get install bubblewrap)")
+    packages = tmp_path / "site"
+    (packages / "inner").mkdir(parents=True)
+    (packages / "inner" / "marker.txt").write_text("visible\n")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "marker.txt").write_text("private\n")
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.setattr(
+        "sys.path", [*__import__("sys").path, str(packages), str(packages / "inner")]
+    )
+    done = run_step(
+        ["bash", "-c", f"cat {packages}/inner/marker.txt; cat {other}/marker.txt || echo hidden"],
+        cwd=work, env=step_env(work, {}), timeout=30.0, sandbox=True,
+    )  # fmt: skip
+    assert "visible" in done.log and "private" not in done.log and "hidden" in done.log, done.log

@@ -69,12 +69,16 @@ def sim(
       benchctl sim --speed 10 --port 0   # ten times faster, on any free port
     """
     from benchctl.sim.server import SimServer
+    from benchctl.sim.work import load_solutions
 
     manifest = _provider(root, provider)
     if port is None:
         api_base = manifest.spec.api_base
         port = (urlsplit(api_base).port if api_base else None) or DEFAULT_PORT
-    server = SimServer(manifest, host=host, port=port, seed=seed, speed=speed)
+    solutions, problems = load_solutions(root)
+    for problem in problems:
+        typer.echo(f"warning: {problem}", err=True)
+    server = SimServer(manifest, host=host, port=port, seed=seed, speed=speed, solutions=solutions)
     count = len(server.models)
     typer.echo(
         f"sim provider {provider!r} listening on {server.url}"

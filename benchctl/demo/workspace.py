@@ -1,4 +1,4 @@
-"""The demo's scratch copy of the manifests, with the demo experiment's session grid filled in.
+"""The demo's scratch copy of the manifests, with the demo experiment's grid run headless.
 
 The demo never edits the repository's own manifests nor touches its state: it works in a fresh
 copy under ``.benchctl/demo/`` with its own embedded database and stack, so running it twice
@@ -11,10 +11,8 @@ import shutil
 from pathlib import Path
 
 from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedSeq
 
 from benchctl.errors import UsageError
-from benchctl.manifests.editing import open_entry
 from benchctl.manifests.models import FOLDER_KIND
 from benchctl.settings import STATE_DIR
 
@@ -23,7 +21,7 @@ WORKSPACE = Path(STATE_DIR) / "demo"
 
 
 def prepare(root: Path, workspace: Path) -> Path:
-    """A fresh workspace holding the object manifests and the demo experiment with its grid.
+    """A fresh workspace holding the object manifests and the demo experiment, run headless.
 
     Returns the experiment manifest's path in the workspace.
     """
@@ -48,15 +46,10 @@ def prepare(root: Path, workspace: Path) -> Path:
 
 
 def _write_grid(source: Path, target: Path) -> None:
-    """Every variant x task card x replicate of the experiment, as open session entries."""
+    """The experiment with `spec.headless`: apply opens every variant x task card x replicate,
+    and `benchctl run` works them."""
     yaml = YAML()
     document = yaml.load(source.read_text(encoding="utf-8"))
-    spec = document["spec"]
-    grid = CommentedSeq()
-    for variant in spec["variants"]:
-        for task_card in spec["task_cards"]:
-            for replicate in range(1, int(spec.get("replicates", 1)) + 1):
-                grid.append(open_entry(variant, task_card, replicate))
-    spec["sessions"] = grid
+    document["spec"]["headless"] = {"max_attempts": 2, "sandbox": "auto"}
     with target.open("w", encoding="utf-8") as handle:
         yaml.dump(document, handle)

@@ -241,6 +241,9 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
         with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
             assert client is not None
             while not options.stop.is_set():
+                # A runner that died meanwhile gives its sessions back to whoever looks next.
+                conn.execute(query("runs.lapse"))
+                conn.execute(query("runs.abandon_requests"))
                 leased = conn.execute(
                     query("runs.lease"),
                     {

@@ -54,7 +54,7 @@ class Prompt:
         """Read a chat-completions, responses or messages request body."""
         content = {field: body[field] for field in PROMPT_FIELDS if field in body}
         canonical = json.dumps(content, sort_keys=True)
-        chars = sum(len(text) for text in _strings(content))
+        chars = sum(len(text) for text in strings(content))
         caps = [
             value
             for field in MAX_TOKENS_FIELDS
@@ -68,10 +68,18 @@ class Prompt:
 
 
 @dataclass(frozen=True)
+class ToolCall:
+    id: str
+    name: str
+    arguments: str  # JSON text, as the protocols carry it
+
+
+@dataclass(frozen=True)
 class Outcome:
     """One request's fate. ``text`` holds exactly ``output_tokens`` space-separated words, one
     token each, so a stream cut into words reports the same usage as the whole answer; it is
-    empty when ``error_kind`` is set."""
+    empty when ``error_kind`` is set. An editing answer (``benchctl.sim.work``) replaces the
+    words with its text and ``tool_calls``, its tokens counted from their length."""
 
     request_id: str
     error_kind: ErrorKind | None
@@ -81,6 +89,7 @@ class Outcome:
     cached_tokens: int
     output_tokens: int
     text: str
+    tool_calls: tuple[ToolCall, ...] = ()
 
     @property
     def generation_s(self) -> float:
@@ -128,12 +137,12 @@ def _quantile(dist: Distribution, u: float) -> float:
     return dist.median * math.exp(sigma * NormalDist().inv_cdf(max(u, _SMALLEST_U)))
 
 
-def _strings(value: object) -> Iterator[str]:
+def strings(value: object) -> Iterator[str]:
     if isinstance(value, str):
         yield value
     elif isinstance(value, Mapping):
         for item in value.values():
-            yield from _strings(item)
+            yield from strings(item)
     elif isinstance(value, list):
         for item in value:
-            yield from _strings(item)
+            yield from strings(item)

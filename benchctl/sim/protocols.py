@@ -120,12 +120,28 @@ class ChatCompletions(_OpenAI):
             "choices": [
                 {
                     "index": 0,
-                    "message": {"role": "assistant", "content": outcome.text},
-                    "finish_reason": "stop",
+                    "message": self._message(outcome),
+                    "finish_reason": "tool_calls" if outcome.tool_calls else "stop",
                 }
             ],
             "usage": self._usage(outcome),
         }
+
+    @staticmethod
+    def _message(outcome: Outcome) -> dict[str, Any]:
+        message: dict[str, Any] = {"role": "assistant", "content": outcome.text or None}
+        if outcome.tool_calls:
+            message["tool_calls"] = [
+                {
+                    "id": c.id,
+                    "type": "function",
+                    "function": {"name": c.name, "arguments": c.arguments},
+                }
+                for c in outcome.tool_calls
+            ]
+        else:
+            message["content"] = outcome.text
+        return message
 
     def stream(
         self,
@@ -142,15 +158,20 @@ class ChatCompletions(_OpenAI):
             "model": model,
         }
 
-        def chunk(delta: dict[str, str], finish: str | None = None) -> bytes:
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> bytes:
             choice = {"index": 0, "delta": delta, "finish_reason": finish}
             return _data({**head, "choices": [choice]})
 
         yield Event(0, chunk({"role": "assistant", "content": ""}))
-        for after, piece in _pieces(outcome, per_event):
-            yield Event(after, chunk({"content": piece}))
+        if outcome.text:
+            for after, piece in _pieces(outcome, per_event):
+                yield Event(after, chunk({"content": piece}))
         done = outcome.output_tokens
-        yield Event(done, chunk({}, "stop"))
+        for index, call in enumerate(outcome.tool_calls):
+            function = {"name": call.name, "arguments": call.arguments}
+            tool = {"index": index, "id": call.id, "type": "function", "function": function}
+            yield Event(done, chunk({"tool_calls": [tool]}))
+        yield Event(done, chunk({}, "tool_calls" if outcome.tool_calls else "stop"))
         options = request.get("stream_options")
         if isinstance(options, Mapping) and options.get("include_usage") is True:
             yield Event(done, _data({**head, "choices": [], "usage": self._usage(outcome)}))
@@ -183,10 +204,22 @@ class Responses(_OpenAI):
         place = {"item_id": item_id, "output_index": 0, "content_index": 0}
         started = self._object(outcome, model, created, done=False)
         final = self._object(outcome, model, created, done=True)
+        done = outcome.output_tokens
+        if outcome.tool_calls:
+            events = [
+                (0, "response.created", {"response": started}),
+                (0, "response.in_progress", {"response": started}),
+                *self._call_events(final["output"], done),
+                (done, "response.completed", {"response": final}),
+            ]
+            for number, (after, kind, fields) in enumerate(events):
+                yield Event(
+                    after, _event(kind, {"type": kind, "sequence_number": number, **fields})
+                )
+            return
         [item] = final["output"]
         [part] = item["content"]
-        done = outcome.output_tokens
-        events: list[tuple[int, str, dict[str, Any]]] = [
+        events = [
             (0, "response.created", {"response": started}),
             (0, "response.in_progress", {"response": started}),
             (
@@ -208,14 +241,35 @@ class Responses(_OpenAI):
             yield Event(after, _event(kind, {"type": kind, "sequence_number": number, **fields}))
 
     @staticmethod
+    def _call_events(
+        items: list[dict[str, Any]], done: int
+    ) -> Iterator[tuple[int, str, dict[str, Any]]]:
+        for index, item in enumerate(items):
+            pending = {**item, "arguments": "", "status": "in_progress"}
+            yield done, "response.output_item.added", {"output_index": index, "item": pending}
+            place = {"item_id": item["id"], "output_index": index}
+            delta = {**place, "delta": item["arguments"]}
+            yield done, "response.function_call_arguments.delta", delta
+            arguments = {**place, "arguments": item["arguments"]}
+            yield done, "response.function_call_arguments.done", arguments
+            yield done, "response.output_item.done", {"output_index": index, "item": item}
+
+    @staticmethod
     def _object(outcome: Outcome, model: str, created: int, *, done: bool) -> dict[str, Any]:
-        message = {
+        message: dict[str, Any] = {
             "type": "message",
             "id": f"msg_{outcome.request_id}",
             "role": "assistant",
             "status": "completed",
             "content": [{"type": "output_text", "text": outcome.text, "annotations": []}],
         }
+        calls = [
+            {
+                "type": "function_call", "id": f"fc_{call.id}", "call_id": call.id,
+                "name": call.name, "arguments": call.arguments, "status": "completed",
+            }
+            for call in outcome.tool_calls
+        ]  # fmt: skip
         usage = {
             "input_tokens": outcome.prompt_tokens,
             "input_tokens_details": {"cached_tokens": outcome.cached_tokens},
@@ -231,7 +285,7 @@ class Responses(_OpenAI):
             "error": None,
             "incomplete_details": None,
             "model": model,
-            "output": [message] if done else [],
+            "output": (calls or [message]) if done else [],
             "parallel_tool_calls": True,
             "tool_choice": "auto",
             "tools": [],

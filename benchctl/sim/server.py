@@ -21,7 +21,7 @@ import socket
 import socketserver
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
@@ -38,6 +38,7 @@ from benchctl.sim.protocols import (
     openai_error,
     tokens_per_event,
 )
+from benchctl.sim.work import Solution, answer, find_solution, solves, with_work
 
 # How often a waiting request looks whether its client hung up or the server is stopping,
 # and how long stop() may wait for the accept loop to notice.
@@ -63,6 +64,7 @@ class SimServer:
         seed: int | None = None,
         speed: float = 1.0,
         timeout_hold_s: float = 600.0,
+        solutions: Sequence[Solution] = (),
     ) -> None:
         name = provider.metadata.name
         simulator = provider.spec.simulator
@@ -79,6 +81,8 @@ class SimServer:
         if not (math.isfinite(speed) and speed > 0):
             raise UsageError(f"speed must be a positive number, not {speed}; 1 is real time.")
         self.provider_name = name
+        self.simulator = simulator
+        self.solutions = tuple(solutions)
         self.seed = simulator.seed if seed is None else seed
         self.speed = speed
         self.timeout_hold_s = timeout_hold_s
@@ -121,6 +125,20 @@ class SimServer:
             prompt=prompt,
             occurrence=occurrence,
         )
+
+    def work(self, model: str, body: Mapping[str, Any], outcome: Outcome) -> Outcome:
+        """``outcome``, answering with an edit when the request works on a known task and the
+        model works on tasks (``solve_rate``); see benchctl.sim.work."""
+        simulate = self.models[model].simulate
+        rate = simulate.solve_rate if simulate is not None else None
+        if rate is None or not self.solutions:
+            return outcome
+        solution = find_solution(body, self.solutions)
+        if solution is None:
+            return outcome
+        solved = solves(outcome.request_id, rate)
+        done = answer(body, solution, solved, self.simulator, outcome.request_id)
+        return outcome if done is None else with_work(outcome, done)
 
     def start(self) -> SimServer:
         """Serve in a background daemon thread."""
@@ -265,6 +283,8 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_error(api, ApiError("unknown_model", message), request_id)
             return
         outcome = sim.draw(model, Prompt.of(body))
+        if outcome.error_kind is None:
+            outcome = sim.work(model, body, outcome)
         if outcome.error_kind == "timeout":
             # Never answer: the client's own timeout is what is being simulated.
             self._pause(sim.timeout_hold_s)

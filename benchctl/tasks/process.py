@@ -93,6 +93,26 @@ def step_env(home: Path, extra: Mapping[str, str]) -> dict[str, str]:
     }
 
 
+# benchctl's import root: a step's `python -m benchctl...` (the SDK harness) needs it.
+_SOURCE = str(Path(__file__).resolve().parents[2])
+
+
+def _under_tmp(paths: Sequence[str]) -> list[str]:
+    """The existing folders among ``paths`` under /tmp, none inside another."""
+    found = sorted(
+        {
+            resolved
+            for p in paths
+            if p and (resolved := Path(p).resolve()).is_dir() and resolved.is_relative_to("/tmp")  # noqa: S108
+        }
+    )
+    kept: list[Path] = []
+    for path in found:
+        if not any(path.is_relative_to(outer) for outer in kept):
+            kept.append(path)
+    return [str(path) for path in kept]
+
+
 def _bwrap_argv(
     cwd: Path, writable: Sequence[Path], mounts: Sequence[Mount], hidden: Sequence[Path],
     network: bool,
@@ -108,10 +128,10 @@ def _bwrap_argv(
         elif entry.exists():
             argv += ["--ro-bind", str(entry), str(entry)]
     argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]  # noqa: S108 (inside)
-    # An interpreter in a venv under /tmp would vanish under the fresh /tmp: show it again.
-    for prefix in dict.fromkeys([sys.prefix, sys.base_prefix]):
-        if Path(prefix).is_relative_to("/tmp"):  # noqa: S108
-            argv += ["--ro-bind", prefix, prefix]
+    # An interpreter, its packages or benchctl's own source (an editable install) under /tmp
+    # would vanish under the fresh /tmp: show them again, read-only.
+    for shown in _under_tmp([sys.prefix, sys.base_prefix, *sys.path, _SOURCE]):
+        argv += ["--ro-bind", shown, shown]
     # A hidden folder holding a writable one hides all but that one, so it goes first; a hidden
     # folder inside a writable one must not come back with that one's bind, so it goes last.
     covering = [h for h in hidden if any(w.is_relative_to(h) for w in writable)]

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, StringConstraints, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
 
-from benchctl.manifests.models.common import Envelope, EnvVarName, Seed, StrictModel
+from benchctl.manifests.models.common import Envelope, EnvVarName, NonEmptyStr, Seed, StrictModel
 from benchctl.manifests.reserved import reserved_credential
 
 # Ceilings far above any real figure, so that a manifest cannot ask the simulator to wait for
@@ -127,6 +127,12 @@ class ModelSimulation(StrictModel):
     errors: SimulatedErrors = Field(
         default_factory=SimulatedErrors, description="Injected failures."
     )
+    solve_rate: Fraction | None = Field(
+        default=None,
+        description="Share of attempts at a task card with an oracle that this model solves:"
+        " asked to edit (a write tool, or a text edit format the simulator knows), it writes"
+        " the oracle's solution, else a plausible wrong change. Unset: it only talks.",
+    )
 
 
 class ProviderModel(StrictModel):
@@ -142,8 +148,35 @@ class ProviderModel(StrictModel):
     )
 
 
+class EditTool(StrictModel):
+    """A tool a harness offers that writes a whole file, and its argument names."""
+
+    name: NonEmptyStr = Field(description="The tool's name as the harness declares it.")
+    path: NonEmptyStr = Field(description="Argument holding the file's path.")
+    content: NonEmptyStr = Field(description="Argument holding the file's new content.")
+
+
+class TextEdits(StrictModel):
+    """A text edit format, recognised by a phrase the harness's prompt uses to ask for it."""
+
+    form: Literal["search_replace", "whole"] = Field(
+        description="search_replace: `path`, then a fenced SEARCH/REPLACE block per file;"
+        " whole: `path`, then the whole new file fenced."
+    )
+    when: NonEmptyStr = Field(description="Phrase of the request's prompt that asks for it.")
+
+
 class Simulator(StrictModel):
     seed: Seed = Field(default=0, description="Seed of every random draw, for repeatable runs.")
+    edit_tools: list[EditTool] = Field(
+        default_factory=list,
+        description="Tools that write a file: a request offering one gets its edits as calls.",
+    )
+    text_edits: list[TextEdits] = Field(
+        default_factory=list,
+        description="Text edit formats, the first whose phrase the prompt has; for harnesses"
+        " that take edits as text (Aider).",
+    )
 
 
 class ProviderSpec(StrictModel):

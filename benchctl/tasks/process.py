@@ -113,9 +113,18 @@ def _under_tmp(paths: Sequence[str]) -> list[str]:
     return [str(path) for path in kept]
 
 
+def _venvs(search: str) -> list[str]:
+    """PATH's folders, a venv's whole folder for its bin/ (its scripts need its packages)."""
+    found = []
+    for entry in filter(None, search.split(os.pathsep)):
+        folder = Path(entry)
+        found.append(str(folder.parent if (folder.parent / "pyvenv.cfg").is_file() else folder))
+    return found
+
+
 def _bwrap_argv(
     cwd: Path, writable: Sequence[Path], mounts: Sequence[Mount], hidden: Sequence[Path],
-    network: bool,
+    network: bool, search: str,
 ) -> list[str]:  # fmt: skip
     argv = [bwrap_path() or "bwrap"]
     # The host's top level, read-only, over the sandbox's own root (a tmpfs), so mount points
@@ -128,9 +137,9 @@ def _bwrap_argv(
         elif entry.exists():
             argv += ["--ro-bind", str(entry), str(entry)]
     argv += ["--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]  # noqa: S108 (inside)
-    # An interpreter, its packages or benchctl's own source (an editable install) under /tmp
-    # would vanish under the fresh /tmp: show them again, read-only.
-    for shown in _under_tmp([sys.prefix, sys.base_prefix, *sys.path, _SOURCE]):
+    # An interpreter, its packages, benchctl's own source (an editable install) or a harness's
+    # venv on PATH under /tmp would vanish under the fresh /tmp: show them again, read-only.
+    for shown in _under_tmp([sys.prefix, sys.base_prefix, *sys.path, _SOURCE, *_venvs(search)]):
         argv += ["--ro-bind", shown, shown]
     # A hidden folder holding a writable one hides all but that one, so it goes first; a hidden
     # folder inside a writable one must not come back with that one's bind, so it goes last.
@@ -247,7 +256,9 @@ def run_step(
     SIGTERM and ``grace`` seconds to exit, when ``grace`` is given."""
     argv = list(command)
     if sandbox:
-        argv = _bwrap_argv(cwd, [cwd, *writable], mounts, hidden, network) + argv
+        argv = (
+            _bwrap_argv(cwd, [cwd, *writable], mounts, hidden, network, env.get("PATH", "")) + argv
+        )
     started = time.monotonic()
     try:
         process = subprocess.Popen(

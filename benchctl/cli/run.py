@@ -50,12 +50,15 @@ def run(
     Ctrl-C (or SIGTERM) once: lease no more sessions and finish the running ones. Twice: stop
     now; the running sessions' leases lapse and the next run retries them.
     """
+    import contextlib
     import os
     import signal
 
     from rich.console import Console
+    from rich.live import Live
     from rich.markup import escape
 
+    from benchctl.render.runs import RunBoard
     from benchctl.runs.runner import RunOptions
     from benchctl.runs.runner import run as run_sessions
     from benchctl.settings import Settings
@@ -66,8 +69,13 @@ def run(
         sandbox=sandbox.value, lease_s=lease,
     )  # fmt: skip
 
+    board = RunBoard()
+
     def on_attempt(message: str, done: Attempt | None) -> None:
-        err.print(escape(message))
+        if live is None:
+            err.print(escape(message))
+        else:
+            board.update(message, done)
 
     def interrupted(signum: int, frame: object) -> None:
         if options.stop.is_set():
@@ -78,7 +86,10 @@ def run(
 
     signal.signal(signal.SIGINT, interrupted)
     signal.signal(signal.SIGTERM, interrupted)
-    results = run_sessions(Settings.from_env(root), options, on_attempt)
+    # A live board on a terminal; a line per event in CI logs and pipes.
+    live = Live(board, console=err, refresh_per_second=2) if err.is_terminal else None
+    with live or contextlib.nullcontext():
+        results = run_sessions(Settings.from_env(root), options, on_attempt)
     counts = {
         s: sum(1 for r in results if r.status == s) for s in ("scored", "unscored", "infra_error")
     }

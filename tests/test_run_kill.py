@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import time
 from pathlib import Path
@@ -41,23 +42,36 @@ def repo(example_repo):
     )
 
 
-def _stable_spend_rows(proxy, prefix: str) -> int:
-    """LiteLLM writes spend logs in batches: wait until this database's rows stop changing."""
+def _logged_rows(proxy, database_url: str, prefix: str) -> int:
+    """LiteLLM writes spend logs in batches, with seconds of jitter: wait until every scored
+    attempt's calls (its harness prints how many it sent) are in, then until nothing changes."""
+    with psycopg.connect(database_url) as conn:
+        expected = {
+            key_hash: int(m.group(1))
+            for key_hash, log in conn.execute(
+                "SELECT key_hash, log FROM run_attempts WHERE status = 'done'"
+            )
+            if (m := re.search(r"^requests sent: (\d+)$", log, re.M))
+        }
     last, same_since = -1, time.monotonic()
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         with psycopg.connect(proxy.database_url) as conn:
-            (count,) = conn.execute(
-                'SELECT count(*) FROM "LiteLLM_SpendLogs"'
-                " WHERE metadata->>'user_api_key_alias' LIKE %s",
-                (prefix + "%",),
-            ).fetchone()
+            per_key = dict(
+                conn.execute(
+                    'SELECT api_key, count(*) FROM "LiteLLM_SpendLogs"'
+                    " WHERE metadata->>'user_api_key_alias' LIKE %s GROUP BY api_key",
+                    (prefix + "%",),
+                ).fetchall()
+            )
+        count = sum(per_key.values())
         if count != last:
             last, same_since = count, time.monotonic()
-        elif time.monotonic() - same_since > 2.5:
+        complete = all(per_key.get(k, 0) >= n for k, n in expected.items())
+        if complete and time.monotonic() - same_since > 2:
             return count
         time.sleep(0.5)
-    raise AssertionError("LiteLLM's spend logs kept changing for 60 s")
+    raise AssertionError(f"LiteLLM's spend logs did not settle in 60 s: {per_key} {expected}")
 
 
 def assert_converged(
@@ -79,7 +93,7 @@ def assert_converged(
     assert not list((repo / ".benchctl" / "sessions").glob("*.env"))
     assert not list((repo / ".benchctl" / "runs").iterdir())
 
-    logged = _stable_spend_rows(proxy, prefix)
+    logged = _logged_rows(proxy, database_url, prefix)
     for _ in range(2):  # collecting again changes nothing
         done = cli(repo, env, "collect")
         assert done.returncode == 0, done.stdout + done.stderr
@@ -195,7 +209,17 @@ def test_a_runner_killed_while_its_harness_works_leaves_no_orphan(
     assert _processes_in(scratch), "the harness should outlive its SIGKILLed runner"
     with psycopg.connect(database_url) as conn:
         (key_hash,) = conn.execute("SELECT key_hash FROM run_attempts").fetchone()
-    # The killed attempt's calls, collected while it still held its lease, are the session's.
+    # The killed attempt's calls, collected while it still held its lease, are the session's
+    # (once LiteLLM's batch writer has them).
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        with psycopg.connect(litellm_proxy.database_url) as conn:
+            (written,) = conn.execute(
+                'SELECT count(*) FROM "LiteLLM_SpendLogs" WHERE api_key = %s', (key_hash,)
+            ).fetchone()
+        if written:
+            break
+        time.sleep(0.3)
     assert cli(repo, env, "collect").returncode == 0
     with psycopg.connect(database_url) as conn:
         (early,) = conn.execute("SELECT count(*) FROM requests").fetchone()

@@ -27,6 +27,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from benchctl.db.connection import Connection, connect
 from benchctl.db.queries import query
 from benchctl.errors import BenchctlError, UsageError
@@ -235,30 +237,15 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
         if options.sessions:
             wanted = [find(conn, prefix)["id"] for prefix in options.sessions]
     results: list[Attempt] = []
+    failures: list[BaseException] = []
     lock = threading.Lock()
 
     def worker() -> None:
-        with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
-            assert client is not None
-            while not options.stop.is_set():
-                # A runner that died meanwhile gives its sessions back to whoever looks next.
-                conn.execute(query("runs.lapse"))
-                conn.execute(query("runs.abandon_requests"))
-                leased = conn.execute(
-                    query("runs.lease"),
-                    {
-                        "experiment": options.experiment, "sessions": wanted,
-                        "max_attempts": max_attempts, "runner": _runner_name(),
-                        "lease_s": options.lease_s,
-                    },
-                ).fetchone()  # fmt: skip
-                if leased is None:
-                    return
-                failpoints.reached("run.leased")
-                done = _attempt(conn, client, settings, options, leased, on_attempt)
-                with lock:
-                    results.append(done)
-                failpoints.reached("run.finished")
+        try:
+            _work_sessions(settings, options, wanted, max_attempts, on_attempt, results, lock)
+        except BaseException as exc:  # the run reports it after the other workers finish
+            with lock:
+                failures.append(exc)
 
     threads = [threading.Thread(target=worker) for _ in range(max(1, options.workers))]
     for thread in threads:
@@ -269,7 +256,47 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
     with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
         assert client is not None
         tidy(conn, client, settings, options.experiment, max_attempts, on_attempt)
+    if failures:
+        raise failures[0]
     return results
+
+
+def _work_sessions(
+    settings: Settings,
+    options: RunOptions,
+    wanted: list[str] | None,
+    max_attempts: int,
+    on_attempt: OnAttempt,
+    results: list[Attempt],
+    lock: threading.Lock,
+) -> None:
+    """One worker: lease, run, repeat until nothing is left for it."""
+    with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
+        assert client is not None
+        while not options.stop.is_set():
+            # A runner that died meanwhile gives its sessions back to whoever looks next.
+            conn.execute(query("runs.lapse"))
+            conn.execute(query("runs.abandon_requests"))
+            try:
+                leased = conn.execute(
+                    query("runs.lease"),
+                    {
+                        "experiment": options.experiment, "sessions": wanted,
+                        "max_attempts": max_attempts, "runner": _runner_name(),
+                        "lease_s": options.lease_s,
+                    },
+                ).fetchone()  # fmt: skip
+            except psycopg.errors.UniqueViolation:
+                # Another worker numbered an attempt of the same session first (its insert was
+                # not yet visible to this one's count): look again.
+                continue
+            if leased is None:
+                return
+            failpoints.reached("run.leased")
+            done = _attempt(conn, client, settings, options, leased, on_attempt)
+            with lock:
+                results.append(done)
+            failpoints.reached("run.finished")
 
 
 def _attempt(

@@ -58,12 +58,13 @@ def demo(
 
     In a scratch copy of the manifests (.benchctl/demo/, with its own embedded database
     and stack on free ports), it starts PostgreSQL, the simulated provider and the
-    LiteLLM proxy; applies the demo experiment (4 variants x 3 task cards x 2
-    replicates, each session with its own scoped key); drives every session with a
-    scripted harness that reads only the session's env file and calls the proxy
-    through the OpenAI or Anthropic SDK, streaming; finalizes the sessions; collects
-    what the proxy logged; and writes artifacts/demo/ (README.md, report.json, charts,
-    and the raw data under data/). No provider key and no network are needed.
+    LiteLLM proxy; applies the demo experiment run headless (4 variants x 3 task cards
+    x 2 replicates, each session with its own scoped key); runs the grid as
+    `benchctl run demo -j 6` does: the SDK script harness edits each task's workspace
+    through the OpenAI or Anthropic SDK, streaming, and the task's verifier scores what
+    it wrote; collects what the proxy logged; and writes artifacts/demo/ (README.md,
+    report.json, charts, and the raw data under data/). No provider key and no network
+    are needed.
 
     Needs the proxy extra: pip install 'benchctl[proxy]'. On a machine that cannot
     download Prisma's engines, set BENCHCTL_LITELLM_PREPARE (docs/operations.md).

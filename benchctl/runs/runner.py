@@ -122,8 +122,7 @@ def tidy(
     on_attempt: OnAttempt,
 ) -> None:
     """Converge what stopped runners left behind, whichever runner gets here first."""
-    conn.execute(query("runs.lapse"))
-    conn.execute(query("runs.abandon_requests"))
+    _lapse(conn)
     with conn.transaction():
         for row in conn.execute(query("runs.interrupted_endings"), {"experiment": experiment}):
             on_attempt(f"session {row['id'][:8]}: resuming its interrupted ending", None)
@@ -152,6 +151,12 @@ def tidy(
                        notes=note[:2000]),
             )  # fmt: skip
     _remove_stale_scratch(conn, settings.state_dir / "runs")
+
+
+def _lapse(conn: Connection) -> None:
+    """Leases not renewed in time end, and their attempts' requests leave their sessions."""
+    conn.execute(query("runs.lapse"))
+    conn.execute(query("runs.abandon_requests"))
 
 
 def _remove_stale_scratch(conn: Connection, runs: Path) -> None:
@@ -275,8 +280,7 @@ def _work_sessions(
         assert client is not None
         while not options.stop.is_set():
             # A runner that died meanwhile gives its sessions back to whoever looks next.
-            conn.execute(query("runs.lapse"))
-            conn.execute(query("runs.abandon_requests"))
+            _lapse(conn)
             try:
                 leased = conn.execute(
                     query("runs.lease"),

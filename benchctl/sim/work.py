@@ -25,13 +25,14 @@ from pathlib import Path
 from typing import Any
 
 from benchctl.manifests.models.provider import Simulator
-from benchctl.sim.behaviour import CHARS_PER_TOKEN, Outcome, ToolCall, strings
+from benchctl.sim.behaviour import CHARS_PER_TOKEN, PROMPT_FIELDS, Outcome, ToolCall, strings
 
 # In every edit the simulator makes: a later request carrying it is past the editing turn.
 MARK = "bcsim"
 # Enough of the instructions to find them in a prompt that quotes them whole.
 _MARKER_CHARS = 80
-_PROMPT_FIELDS = ("system", "instructions", "messages", "input", "prompt")
+# What the model reads, tool definitions aside: where a task's instructions and an edit appear.
+_TEXT_FIELDS = tuple(f for f in PROMPT_FIELDS if f != "tools")
 
 
 @dataclass(frozen=True)
@@ -98,18 +99,22 @@ def load_solutions(root: Path) -> tuple[list[Solution], list[str]]:
 
 
 def _text_files(folder: Path) -> dict[str, str]:
+    """The folder's text files by relative path (git's own files and symlinks aside)."""
+    from benchctl.tasks.files import entries
+
     files = {}
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and ".git" not in path.relative_to(folder).parts:
-            try:
-                files[path.relative_to(folder).as_posix()] = path.read_text(encoding="utf-8")
-            except (UnicodeDecodeError, OSError):
-                continue
+    for relative, path in entries(folder):
+        if ".git" in relative.split("/") or path.is_symlink():
+            continue
+        try:
+            files[relative] = path.read_text(encoding="utf-8")
+        except (UnicodeDecodeError, OSError):
+            continue
     return files
 
 
 def prompt_text(body: Mapping[str, Any]) -> str:
-    return "\n".join(strings([body[f] for f in _PROMPT_FIELDS if f in body]))
+    return "\n".join(strings([body[f] for f in _TEXT_FIELDS if f in body]))
 
 
 def find_solution(body: Mapping[str, Any], solutions: Sequence[Solution]) -> Solution | None:

@@ -30,7 +30,9 @@ def resolve(root: Path, relative: str) -> Path:
     return root / relative
 
 
-def _entries(folder: Path) -> list[tuple[str, Path]]:
+def entries(folder: Path) -> list[tuple[str, Path]]:
+    """Every file and symlink under ``folder`` (symlinked folders not followed), as sorted
+    (relative POSIX path, path) pairs."""
     found = []
     for dirpath, dirnames, filenames in os.walk(folder):
         dirnames.sort()
@@ -51,7 +53,7 @@ def tree_hash(path: Path) -> str:
         digest.update(path.read_bytes())
         return digest.hexdigest()
     total = 0
-    for relative, entry in _entries(path):
+    for relative, entry in entries(path):
         if _is_cache(relative):
             continue
         mode = entry.lstat().st_mode

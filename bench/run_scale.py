@@ -205,10 +205,10 @@ class Timings:
         with self.lock:
             self.calls[self.jobs, name].append(seconds)
 
-    def on_attempt(self, message: str, done: object) -> None:
+    def on_event(self, event: Any) -> None:
         with self.lock:
             self.events.append(
-                (time.perf_counter(), threading.get_ident(), message, done is not None)
+                (time.perf_counter(), threading.get_ident(), event.step, event.done is not None)
             )
 
     def crashed(self, hook: Any) -> None:
@@ -270,8 +270,8 @@ def gaps(events: list[tuple[float, int, str, bool]], start: float, end: float) -
     first attempt (connect, tidy, lease), from one attempt's end to the next one's start
     (lease, session row), and from its last to run()'s return (the empty lease, closing)."""
     by_thread: dict[int, list[tuple[float, bool]]] = defaultdict(list)
-    for at, thread, message, done in events:
-        if done or message.rsplit(": ", 1)[-1].startswith("attempt"):
+    for at, thread, step, done in events:
+        if done or step.startswith("attempt"):
             by_thread[thread].append((at, done))
     first, between, last = [], [], []
     for marks in by_thread.values():
@@ -546,7 +546,7 @@ def main() -> int:
                     timings.jobs = n
                     events, crashes = len(timings.events), len(timings.crashes)
                     start = time.perf_counter()
-                    runner.run(settings, options_n, timings.on_attempt)
+                    runner.run(settings, options_n, timings.on_event)
                     end = time.perf_counter()
                     run = Run(repeat, n, end - start)
                     run.gaps = gaps(timings.events[events:], start, end)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from rich.console import Console
 
 from benchctl.render.runs import RunBoard
-from benchctl.runs.runner import Attempt
+from benchctl.runs.runner import Attempt, Event
 
 
 def _shown(board: RunBoard) -> str:
@@ -17,24 +17,20 @@ def _shown(board: RunBoard) -> str:
 
 def test_the_board_follows_each_session_through_its_steps():
     board = RunBoard()
-    board.update("demo/a/fix-median#1: attempt 1", None)
-    board.update("demo/b/fix-median#1: attempt 1", None)
-    board.update("demo/a/fix-median#1: harness", None)
-    board.update("session 1234abcd: out of attempts, aborted", None)
+    board.update(Event("demo/a/fix-median#1", "attempt 1"))
+    board.update(Event("demo/b/fix-median#1", "attempt 1"))
+    board.update(Event("demo/a/fix-median#1", "harness"))
+    board.update(Event("session 1234abcd", "out of attempts, aborted", tidy=True))
     shown = _shown(board)
     assert "demo/a/fix-median#1  harness" in shown
     assert "demo/b/fix-median#1  attempt 1" in shown
     assert "out of attempts, aborted" in shown
     assert "2 running · 0 scored · 0 unscored · 0 infrastructure failure(s)" in shown
 
-    board.update(
-        "demo/a/fix-median#1: scored",
-        Attempt("id", "demo/a/fix-median#1", 1, "scored", "success", 1.0),
-    )
-    board.update(
-        "demo/b/fix-median#1: infra_error",
-        Attempt("id2", "demo/b/fix-median#1", 1, "infra_error", error="setup failed"),
-    )
+    scored = Attempt("id", "demo/a/fix-median#1", 1, "scored", "success", 1.0)
+    board.update(Event(scored.label, scored.status, scored))
+    failed = Attempt("id2", "demo/b/fix-median#1", 1, "infra_error", error="setup failed")
+    board.update(Event(failed.label, failed.status, failed))
     shown = _shown(board)
     assert "demo/a/fix-median#1: scored (success)" in shown
     assert "demo/b/fix-median#1: infra_error" in shown

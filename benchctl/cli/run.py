@@ -11,7 +11,7 @@ import typer
 from benchctl.cli.options import Root, Sandbox, SandboxOption
 
 if TYPE_CHECKING:
-    from benchctl.runs.runner import Attempt
+    from benchctl.runs.runner import Event
 
 # Core modules are imported where used: every command, even --help, imports this module.
 
@@ -71,11 +71,11 @@ def run(
 
     board = RunBoard()
 
-    def on_attempt(message: str, done: Attempt | None) -> None:
+    def on_event(event: Event) -> None:
         if live is None:
-            err.print(escape(message))
+            err.print(escape(str(event)))
         else:
-            board.update(message, done)
+            board.update(event)
 
     def interrupted(signum: int, frame: object) -> None:
         if options.stop.is_set():
@@ -89,7 +89,7 @@ def run(
     # A live board on a terminal; a line per event in CI logs and pipes.
     live = Live(board, console=err, refresh_per_second=2) if err.is_terminal else None
     with live or contextlib.nullcontext():
-        results = run_sessions(Settings.from_env(root), options, on_attempt)
+        results = run_sessions(Settings.from_env(root), options, on_event)
     counts = {
         s: sum(1 for r in results if r.status == s) for s in ("scored", "unscored", "infra_error")
     }

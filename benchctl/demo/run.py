@@ -27,7 +27,7 @@ from benchctl.manifests.loader import load_valid_repository
 from benchctl.reconcile.engine import ApplyRequest, apply
 from benchctl.reconcile.sessions import list_sessions
 from benchctl.report.writer import ReportResult, write_report
-from benchctl.runs.runner import Attempt, RunOptions
+from benchctl.runs.runner import Attempt, Event, RunOptions
 from benchctl.runs.runner import run as run_sessions
 from benchctl.settings import Settings
 from benchctl.stack.control import StackOptions, down, up
@@ -142,14 +142,14 @@ def _run_grid(settings: Settings, on_step: OnStep) -> list[Attempt]:
     finished = 0
     on_step(Step(phase, done=0, total=total))
 
-    def on_attempt(message: str, done: Attempt | None) -> None:
+    def on_event(event: Event) -> None:
         nonlocal finished
-        if done is not None:
+        if event.done is not None:
             finished += 1
-            on_step(Step(phase, done.label, done=finished, total=total))
+            on_step(Step(phase, event.label, done=finished, total=total))
 
     options = RunOptions(experiment=workspace.DEMO_EXPERIMENT, workers=PARALLEL_SESSIONS)
-    attempts = run_sessions(settings, options, on_attempt)
+    attempts = run_sessions(settings, options, on_event)
     failed = [a for a in attempts if a.status != "scored"]
     if failed:
         raise BenchctlError(

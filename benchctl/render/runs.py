@@ -10,7 +10,7 @@ from rich.console import Group, RenderableType
 from rich.table import Table
 from rich.text import Text
 
-from benchctl.runs.runner import Attempt
+from benchctl.runs.runner import Attempt, Event
 
 _STYLE = {"scored": "green", "unscored": "yellow", "infra_error": "red"}
 
@@ -21,18 +21,16 @@ class RunBoard:
     finished: list[Attempt] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
-    def update(self, message: str, done: Attempt | None) -> None:
-        """Take one of the runner's messages: ``<label>: <step>``, or a finished attempt."""
+    def update(self, event: Event) -> None:
         now = time.monotonic()
-        label, _, step = message.rpartition(": ")
-        if done is not None:
-            self.running.pop(done.label, None)
-            self.finished.append(done)
-        elif not label.startswith("session "):
-            started = self.running.get(label, (step, now, now))[1]
-            self.running[label] = (step, started, now)
-        else:  # tidying: a resumed ending, an abort out of attempts
-            self.notes.append(message)
+        if event.done is not None:
+            self.running.pop(event.label, None)
+            self.finished.append(event.done)
+        elif event.tidy:  # a resumed ending, an abort out of attempts
+            self.notes.append(str(event))
+        else:
+            started = self.running.get(event.label, (event.step, now, now))[1]
+            self.running[event.label] = (event.step, started, now)
 
     def __rich__(self) -> RenderableType:
         now = time.monotonic()

@@ -76,7 +76,21 @@ class Attempt:
     error: str | None = None
 
 
-OnAttempt = Callable[[str, Attempt | None], None]
+@dataclass(frozen=True)
+class Event:
+    """What a run is doing: a session's step (``attempt N``, ``harness``, ``verify``; with
+    ``done`` when its attempt is over), or a tidying step on a session (``tidy``)."""
+
+    label: str
+    step: str
+    done: Attempt | None = None
+    tidy: bool = False
+
+    def __str__(self) -> str:
+        return f"{self.label}: {self.step}"
+
+
+OnEvent = Callable[[Event], None]
 
 
 def _runner_name() -> str:
@@ -119,13 +133,15 @@ def tidy(
     settings: Settings,
     experiment: str,
     max_attempts: int,
-    on_attempt: OnAttempt,
+    on_event: OnEvent,
 ) -> None:
     """Converge what stopped runners left behind, whichever runner gets here first."""
     _lapse(conn)
     with conn.transaction():
         for row in conn.execute(query("runs.interrupted_endings"), {"experiment": experiment}):
-            on_attempt(f"session {row['id'][:8]}: resuming its interrupted ending", None)
+            on_event(
+                Event(f"session {row['id'][:8]}", "resuming its interrupted ending", tidy=True)
+            )
             end_session(
                 conn, client, settings,
                 Ending(
@@ -144,7 +160,7 @@ def tidy(
                 f"aborted by benchctl run: {row['attempts']} attempt(s) failed on infrastructure;"
                 f" the last: {row['last_error']}"
             )
-            on_attempt(f"session {row['id'][:8]}: out of attempts, aborted", None)
+            on_event(Event(f"session {row['id'][:8]}", "out of attempts, aborted", tidy=True))
             end_session(
                 conn, client, settings,
                 Ending(session_id=row["id"], key_alias=row["key_alias"], finalize=False,
@@ -228,7 +244,7 @@ def _answers(task: Task) -> list[Path]:
     return [p for p in found if p.exists()]
 
 
-def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[Attempt]:
+def run(settings: Settings, options: RunOptions, on_event: OnEvent) -> list[Attempt]:
     """Run the experiment's open headless sessions until none is left for this runner."""
     if settings.proxy_url is None or settings.proxy_master_key is None:
         raise UsageError("`benchctl run` issues keys: set BENCHCTL_PROXY_URL and its master key.")
@@ -237,7 +253,7 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
     with connect(settings, upgrade=True) as conn, proxy_client(settings) as client:
         assert client is not None
         max_attempts = _max_attempts(conn, options.experiment)
-        tidy(conn, client, settings, options.experiment, max_attempts, on_attempt)
+        tidy(conn, client, settings, options.experiment, max_attempts, on_event)
         wanted = None
         if options.sessions:
             wanted = [find(conn, prefix)["id"] for prefix in options.sessions]
@@ -247,7 +263,7 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
 
     def worker() -> None:
         try:
-            _work_sessions(settings, options, wanted, max_attempts, on_attempt, results, lock)
+            _work_sessions(settings, options, wanted, max_attempts, on_event, results, lock)
         except BaseException as exc:  # the run reports it after the other workers finish
             with lock:
                 failures.append(exc)
@@ -260,7 +276,7 @@ def run(settings: Settings, options: RunOptions, on_attempt: OnAttempt) -> list[
     # Sessions this run used up are aborted now rather than by the next run.
     with connect(settings, upgrade=False) as conn, proxy_client(settings) as client:
         assert client is not None
-        tidy(conn, client, settings, options.experiment, max_attempts, on_attempt)
+        tidy(conn, client, settings, options.experiment, max_attempts, on_event)
     if failures:
         raise failures[0]
     return results
@@ -271,7 +287,7 @@ def _work_sessions(
     options: RunOptions,
     wanted: list[str] | None,
     max_attempts: int,
-    on_attempt: OnAttempt,
+    on_event: OnEvent,
     results: list[Attempt],
     lock: threading.Lock,
 ) -> None:
@@ -297,7 +313,7 @@ def _work_sessions(
             if leased is None:
                 return
             failpoints.reached("run.leased")
-            done = _attempt(conn, client, settings, options, leased, on_attempt)
+            done = _attempt(conn, client, settings, options, leased, on_event)
             with lock:
                 results.append(done)
             failpoints.reached("run.finished")
@@ -309,15 +325,15 @@ def _attempt(
     settings: Settings,
     options: RunOptions,
     leased: dict[str, Any],
-    on_attempt: OnAttempt,
+    on_event: OnEvent,
 ) -> Attempt:
     row = find(conn, leased["session_id"])
     label = session_label(row["experiment"], row["variant"], row["task_card"], row["replicate"])
-    on_attempt(f"{label}: attempt {leased['attempt']}", None)
+    on_event(Event(label, f"attempt {leased['attempt']}"))
     heartbeat = _Heartbeat(settings, leased["id"], options.lease_s)
     harness: Finished | None = None
     try:
-        harness, found = _work(conn, client, settings, options, leased, row, on_attempt, label)
+        harness, found = _work(conn, client, settings, options, leased, row, on_event, label)
         status = "scored" if found.status == "scored" else "unscored"
         result = Attempt(
             row["id"], label, leased["attempt"], status, found.outcome, found.reward, found.error
@@ -341,7 +357,7 @@ def _attempt(
     )
     if result.status == "infra_error":
         conn.execute(query("runs.abandon_requests"))
-    on_attempt(f"{label}: {result.status}", result)
+    on_event(Event(label, result.status, result))
     return result
 
 
@@ -352,7 +368,7 @@ def _work(
     options: RunOptions,
     leased: dict[str, Any],
     row: dict[str, Any],
-    on_attempt: OnAttempt,
+    on_event: OnEvent,
     label: str,
 ) -> tuple[Finished, Verification]:
     assert settings.proxy_url is not None
@@ -384,7 +400,7 @@ def _work(
         if rendered.version is not None:
             version = _version(rendered.version, workspace, env, sandbox, home, hidden)
             conn.execute(query("runs.versioned"), {"id": leased["id"], "version": version})
-        on_attempt(f"{label}: harness", None)
+        on_event(Event(label, "harness"))
         harness = run_step(
             ["bash", "-c", rendered.command], cwd=workspace, env=env,
             timeout=duration_seconds(task.card.spec.timebox), sandbox=sandbox,
@@ -393,7 +409,7 @@ def _work(
         if harness.exit_code in (126, 127):
             raise BenchctlError(f"the harness could not start: {harness.log[-400:]}")
         failpoints.reached("run.harness_done")
-        on_attempt(f"{label}: verify", None)
+        on_event(Event(label, "verify"))
         found = verify(task, workspace, sandbox=sandbox, hidden=state)
         verification_id = record(conn, row, found, workspace)
         failpoints.reached("run.verified")

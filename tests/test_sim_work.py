@@ -152,3 +152,51 @@ def test_the_responses_protocol_carries_the_edit_as_function_calls():
     ]
     # With its own edit in the conversation, the model answers in words: the turn ends.
     assert after["output"][0]["type"] == "message"
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "http://127.0.0.1:9/",
+        "http://localhost:4873",
+        "http://[::1]:9/registry/",
+    ],
+)
+def test_npm_registry_may_point_at_loopback(value):
+    from benchctl.manifests.reserved import hijacking
+
+    assert hijacking("NPM_CONFIG_REGISTRY", value) is None
+    assert hijacking("npm_config_registry", value) is None
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        "https://registry.npmjs.org/",
+        "http://127.0.0.1.evil.example/",
+        "http://localhost@evil.example/",
+        "http://127.0.0.1:9/ https://evil.example/",
+        "{{ proxy.url }}",
+        "file:///etc/passwd",
+    ],
+)
+def test_npm_registry_anywhere_else_is_refused(value):
+    """A pull request pointing a harness's installs at its own registry is stopped at validate."""
+    from benchctl.manifests.reserved import hijacking
+
+    assert "loopback address only" in (hijacking("NPM_CONFIG_REGISTRY", value) or "")
+    # Every other npm setting stays refused whatever its value.
+    assert hijacking("NPM_CONFIG_SCRIPT_SHELL", "http://127.0.0.1:9/") is not None
+
+
+@pytest.mark.parametrize("path", ["../outside.txt", "/tmp/abs.txt", "a/../../b", ""])
+def test_the_sdk_harness_writes_only_inside_its_workspace(tmp_path, path):
+    """A model, or a task prompt steering it, asking to write outside is refused and told."""
+    from benchctl.demo.harness import Call, SessionRun, _write
+
+    workspace = tmp_path / "workspace"
+    workspace.mkdir()
+    run = SessionRun()
+    said = _write(workspace, Call("c1", path, "x"), run)
+    assert said.startswith("refused:") and run.written == []
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["workspace"]

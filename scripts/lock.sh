@@ -22,10 +22,11 @@ EXTRA_ARGS=("$@")
 compile base                                # pip install benchctl
 compile proxy --extra proxy                 # + the local stack and the demo
 compile dev --extra dev                     # + lint, types, tests (README's test command)
-compile all --extra dev --extra proxy       # everything: CI's full test run
+compile serve --extra serve                 # + `benchctl serve`
+compile all --extra dev --extra proxy --extra serve # everything: CI's full test run
 # Harness CLIs the tests run headless, each in a venv of its own (they pin their own litellm).
 for harness in requirements/harnesses/*.in; do
   uv pip compile "$harness" --universal --python-version 3.11 --generate-hashes --no-header \
     --quiet -o "${harness%.in}.txt" "${EXTRA_ARGS[@]}"
 done
-echo "lock: requirements/{base,proxy,dev,all}.txt and requirements/harnesses/ refreshed" >&2
+echo "lock: requirements/{base,proxy,serve,dev,all}.txt and requirements/harnesses/ refreshed" >&2

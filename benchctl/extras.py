@@ -1,8 +1,8 @@
 """Optional parts of benchctl and the extras that install them.
 
 The base install (`pip install benchctl`) runs every command that needs no extra. Commands that
-do (`up`, `demo`) call :func:`require` before importing anything optional, so a missing package
-is one line naming the extra to install, never a traceback from deep inside an import.
+do (`up`, `demo`, `serve`) call :func:`require` before importing anything optional, so a missing
+package is one line naming the extra to install, never a traceback from deep inside an import.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from benchctl.errors import UsageError
 # What each extra installs that benchctl imports or runs (a distribution may hold several).
 EXTRA_MODULES: dict[str, tuple[str, ...]] = {
     "proxy": ("litellm", "prisma", "openai", "anthropic"),
+    "serve": ("fastapi", "uvicorn", "psycopg_pool"),
 }
 
 

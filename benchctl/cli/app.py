@@ -20,6 +20,7 @@ from benchctl.cli import (
     report,
     run,
     schemas,
+    serve,
     session,
     sim,
     stack,
@@ -92,6 +93,7 @@ app.command("up")(stack.up)
 app.command("down")(stack.down)
 app.command("status")(stack.status)
 app.command("report")(report.report)
+app.command("serve")(serve.serve)
 app.command("run")(run.run)
 app.command("export")(export.export)
 app.command("import")(export.import_bundle)

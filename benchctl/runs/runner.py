@@ -361,6 +361,12 @@ def _attempt(
     return result
 
 
+def _step(conn: Connection, leased: dict[str, Any], on_event: OnEvent, event: Event) -> None:
+    """Tell the database, then the caller, what the attempt is doing now."""
+    conn.execute(query("runs.step"), {"id": leased["id"], "step": event.step})
+    on_event(event)
+
+
 def _work(
     conn: Connection,
     client: LiteLLMClient,
@@ -385,6 +391,7 @@ def _work(
     scratch = runs / f"a{leased['id']}-{row['id'][:8]}"
     scratch.mkdir()
     try:
+        _step(conn, leased, on_event, Event(label, "set up"))
         workspace = prepare(task, scratch / "workspace", sandbox=sandbox)
         done = setup(task, workspace, scratch, sandbox=sandbox, hidden=state)
         if done is not None and done.exit_code != 0:
@@ -400,7 +407,7 @@ def _work(
         if rendered.version is not None:
             version = _version(rendered.version, workspace, env, sandbox, home, hidden)
             conn.execute(query("runs.versioned"), {"id": leased["id"], "version": version})
-        on_event(Event(label, "harness"))
+        _step(conn, leased, on_event, Event(label, "harness"))
         harness = run_step(
             ["bash", "-c", rendered.command], cwd=workspace, env=env,
             timeout=duration_seconds(task.card.spec.timebox), sandbox=sandbox,
@@ -409,7 +416,7 @@ def _work(
         if harness.exit_code in (126, 127):
             raise BenchctlError(f"the harness could not start: {harness.log[-400:]}")
         failpoints.reached("run.harness_done")
-        on_event(Event(label, "verify"))
+        _step(conn, leased, on_event, Event(label, "verify"))
         found = verify(task, workspace, sandbox=sandbox, hidden=state)
         verification_id = record(conn, row, found, workspace)
         failpoints.reached("run.verified")

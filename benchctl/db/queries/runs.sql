@@ -101,3 +101,7 @@ WITH attempt AS (
     RETURNING session_id
 )
 UPDATE sessions s SET harness_version = %(version)s FROM attempt WHERE s.id = attempt.session_id
+
+-- name: runs.step
+-- What the attempt is doing now, for anyone watching the run from the database.
+UPDATE run_attempts SET step = %(step)s WHERE id = %(id)s AND status = 'running'

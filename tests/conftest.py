@@ -18,7 +18,7 @@ from benchctl.manifests.models import FOLDER_KIND
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
-pytest_plugins = ["proxy_stack", "prometheus_stack"]
+pytest_plugins = ["proxy_stack", "prometheus_stack", "serve_support"]
 
 
 def copy_manifests(root: Path) -> Path:

@@ -59,7 +59,7 @@ def serve(
     extras.require("serve", "serve")
     import uvicorn
 
-    from benchctl.serve.app import create_app
+    from benchctl.serve.app import check_database, create_app
     from benchctl.serve.config import ServeConfig, load_token
     from benchctl.settings import Settings
 
@@ -70,6 +70,7 @@ def serve(
         token=load_token(host),
         show_content=show_content,
     )
+    check_database(config)  # a database that cannot serve is one line here, not a traceback
     app = create_app(config)
     shown = f"[{host}]" if ":" in host else host
     where = "" if config.loopback else " (token required)"

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, Request
 from fastapi.responses import Response
 from fastapi.sse import EventSourceResponse, ServerSentEvent
 from psycopg_pool import ConnectionPool
+from pydantic import BaseModel
 
 from benchctl.browse import experiments, progress, sessions
 from benchctl.browse.models import (
@@ -27,7 +28,21 @@ from benchctl.report.data import require_experiment
 from benchctl.report.model import Report
 from benchctl.serve.deps import Config, Db, ReportCache
 
-router = APIRouter()
+
+class Problem(BaseModel):
+    """Why a request was refused, in a sentence."""
+
+    detail: str
+
+
+router = APIRouter(
+    responses={
+        400: {"model": Problem, "description": "A parameter is invalid or unknown."},
+        401: {"model": Problem, "description": "The server needs its token (off loopback)."},
+        404: {"model": Problem, "description": "No such experiment, session or chart."},
+        503: {"model": Problem, "description": "The benchmark database cannot be reached."},
+    }
+)
 SVG = "image/svg+xml"
 ExperimentName = Annotated[
     str, Path(min_length=1, max_length=63, description="The experiment's metadata.name.")

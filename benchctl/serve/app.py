@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 from psycopg.rows import dict_row
@@ -49,14 +50,20 @@ def is_api(request: Request) -> bool:
     return request.url.path.startswith((API, "/healthz"))
 
 
+def check_database(config: ServeConfig) -> str:
+    """The database's URL, once it answers at the current schema: the embedded one is brought
+    up to date, a server behind says to run `benchctl db upgrade` (a DatabaseError)."""
+    connect(config.settings, upgrade=False).close()
+    return database_url(config.settings)
+
+
 def create_app(config: ServeConfig) -> FastAPI:
     from benchctl.serve import api, pages
 
-    url = database_url(config.settings)
-    # Brings the embedded database to the current schema, or says a server needs `db upgrade`.
-    connect(config.settings, upgrade=False).close()
+    # The pool connects when the server starts (``lifespan``): building the app, for its
+    # OpenAPI document say, needs no database.
     pool: ConnectionPool[Connection] = ConnectionPool(
-        url,
+        "",
         connection_class=BenchConnection,
         kwargs={
             "row_factory": dict_row,
@@ -72,6 +79,7 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool.conninfo = check_database(config)
         pool.open(wait=True, timeout=30)
         try:
             yield
@@ -95,6 +103,27 @@ def create_app(config: ServeConfig) -> FastAPI:
         openapi_url=f"{API}/openapi.json",
         lifespan=lifespan,
     )
+
+    def document() -> dict[str, Any]:
+        # Bad parameters are answered 400 (the handler below), never FastAPI's 422.
+        if app.openapi_schema is None:
+            found = get_openapi(
+                title=app.title,
+                version=app.version,
+                summary=app.summary,
+                description=app.description,
+                routes=app.routes,
+            )
+            for operations in found["paths"].values():
+                for operation in operations.values():
+                    operation.get("responses", {}).pop("422", None)
+            schemas = found.get("components", {}).get("schemas", {})
+            for unused in ("HTTPValidationError", "ValidationError"):
+                schemas.pop(unused, None)
+            app.openapi_schema = found
+        return app.openapi_schema
+
+    app.openapi = document  # type: ignore[method-assign]
     app.state.config = config
     app.state.pool = pool
     app.state.reports = Reports()

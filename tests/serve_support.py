@@ -1,0 +1,96 @@
+"""Fixtures for `benchctl serve`: a database holding the demo's committed data (imported with
+`benchctl import`, as a user would), and the server's app over it.
+
+The database URL carries a password and the settings a master key, though neither is needed
+here (the test server trusts local connections): both must never appear in a response.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
+from typer.testing import CliRunner
+
+from conftest import REPO_ROOT, fresh_database
+
+DEMO = REPO_ROOT / "artifacts" / "demo"
+DB_PASSWORD = "db-password-never-shown-7f3a"
+MASTER_KEY = "sk-master-never-shown-0b1c2d3e4f"
+
+
+def need_serve() -> None:
+    absent = [
+        m for m in ("fastapi", "uvicorn", "psycopg_pool") if importlib.util.find_spec(m) is None
+    ]
+    if absent:
+        pytest.skip(f"needs the serve extra ({', '.join(absent)}): pip install -e '.[serve]'")
+
+
+def import_demo(url: str, root: Path) -> None:
+    from benchctl.cli.app import app
+
+    done = CliRunner().invoke(
+        app, ["import", str(DEMO / "data"), "--root", str(root)],
+        env={"BENCHCTL_DATABASE_URL": url}, catch_exceptions=False,
+    )  # fmt: skip
+    assert done.exit_code == 0, done.output
+
+
+def with_password(url: str) -> str:
+    return make_conninfo(url, password=DB_PASSWORD)
+
+
+@pytest.fixture(scope="session")
+def demo_database(postgres_server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database with the demo imported, shared by the read-only tests: never change it."""
+    need_serve()
+    with fresh_database(postgres_server) as url:
+        import_demo(url, tmp_path_factory.mktemp("demo-root"))
+        yield with_password(url)
+
+
+@pytest.fixture
+def own_demo_database(postgres_server: str, tmp_path: Path) -> Iterator[str]:
+    """A database with the demo imported, for a test that changes it."""
+    need_serve()
+    with fresh_database(postgres_server) as url:
+        import_demo(url, tmp_path / "demo-root")
+        yield with_password(url)
+
+
+def settings_for(url: str, root: Path):  # type: ignore[no-untyped-def]
+    from benchctl.settings import Settings
+
+    return Settings(root=root, database_url=url, proxy_url=None, proxy_master_key=MASTER_KEY)
+
+
+def writable(url: str) -> psycopg.Connection:
+    info = conninfo_to_dict(url)
+    return psycopg.connect(make_conninfo(**info), autocommit=True)
+
+
+@pytest.fixture
+def serve_client(demo_database: str, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``make(**config)``: a TestClient of the app over the demo database (lifespan run)."""
+    from fastapi.testclient import TestClient
+
+    from benchctl.serve.app import create_app
+    from benchctl.serve.config import ServeConfig
+
+    clients = []
+
+    def make(url: str = demo_database, **config: object) -> TestClient:
+        app = create_app(ServeConfig(settings=settings_for(url, tmp_path), **config))  # type: ignore[arg-type]
+        client = TestClient(app, base_url="http://127.0.0.1:8080")
+        client.__enter__()
+        clients.append(client)
+        return client
+
+    yield make
+    for client in clients:
+        client.__exit__(None, None, None)

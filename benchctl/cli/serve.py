@@ -75,4 +75,8 @@ def serve(
     shown = f"[{host}]" if ":" in host else host
     where = "" if config.loopback else " (token required)"
     typer.echo(f"benchctl serve: http://{shown}:{port}/{where}; Ctrl-C stops it.", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    # A live page holds its event stream open: a stop waits for it only this long.
+    uvicorn.run(
+        app, host=host, port=port, log_level="warning", access_log=False,
+        timeout_graceful_shutdown=3,
+    )  # fmt: skip

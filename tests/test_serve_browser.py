@@ -147,7 +147,7 @@ def test_experiment_to_comparison_to_session(page, viewer, screenshots):
     page.wait_for_url("**/experiments/demo/sessions?variant=sdk-sim-fast&task_card=fix-median")
     rows = page.locator("table tbody tr")
     assert rows.count() == 2
-    assert page.get_by_role("status").inner_text() == "Sessions 1–2 of 2."
+    assert page.get_by_role("status").inner_text() == "Sessions 1\u20132 of 2."
     page.screenshot(path=str(screenshots / "sessions.png"), full_page=True)
     rows.first.get_by_role("link").click()
     page.wait_for_url("**/sessions/*")
@@ -176,7 +176,7 @@ def test_filters_and_pages_from_the_form(page, viewer):
     assert page.get_by_label("Outcome", exact=True).input_value() == "success"
     page.goto(viewer + "/experiments/demo/sessions?limit=5")
     page.get_by_role("link", name="Next page →").click()
-    assert page.get_by_role("status").inner_text() == "Sessions 6–10 of 24."
+    assert page.get_by_role("status").inner_text() == "Sessions 6\u201310 of 24."
 
 
 def test_the_keyboard_reaches_everything(page, viewer):

@@ -15,7 +15,7 @@ run() { # run EXPECTED_EXIT benchctl ARGS...: exit code as expected, and never a
   fi
 }
 
-for module in litellm prisma openai anthropic pytest; do
+for module in litellm prisma openai anthropic pytest fastapi uvicorn psycopg_pool; do
   if python -c "import $module" 2>/dev/null; then
     echo "base profile: $module is installed, so this venv proves nothing about the base" >&2
     exit 1
@@ -25,7 +25,7 @@ done
 run 0 benchctl --version
 run 0 benchctl --help
 for command in validate plan apply force-unlock schemas sim collect purge-content up down \
-  status report export import demo "session list" "session show" "session env" \
+  status report export import demo serve "session list" "session show" "session env" \
   "session rotate" "session add" "session finalize" "session abort" "db upgrade" "db url" \
   "db stop" "render litellm-config"; do
   # shellcheck disable=SC2086 # the subcommands are words
@@ -60,5 +60,11 @@ for command in up demo; do
     exit 1
   }
 done
+run 2 benchctl serve
+[ "$(wc -l <"$out/stderr")" -eq 1 ] && grep -q "pip install 'benchctl\[serve\]'" "$out/stderr" || {
+  echo "base profile: \`benchctl serve\` should name the serve extra in one line:" >&2
+  cat "$out/stderr" >&2
+  exit 1
+}
 run 0 benchctl down
-echo "base profile: every base command works without an extra; up and demo name the extra." >&2
+echo "base profile: every base command works without an extra; up, demo and serve name theirs." >&2

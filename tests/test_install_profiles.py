@@ -102,9 +102,10 @@ def test_the_guard_knows_the_optional_packages():
     # tools always are. Either way the guard must refuse something, or it checks nothing.
     assert "pytest" in refused
     assert {"pydantic", "typer", "psycopg", "yaml"}.isdisjoint(refused)
-    for module in extras.EXTRA_MODULES["proxy"]:
-        if module not in extras.missing("proxy"):
-            assert module in refused
+    for extra, modules in extras.EXTRA_MODULES.items():
+        for module in modules:
+            if module not in extras.missing(extra):
+                assert module in refused
 
 
 def test_guard_catches_an_optional_import():
@@ -148,12 +149,14 @@ def test_validate_and_render_need_no_extra():
     assert "model_list" in done.stdout
 
 
-@pytest.mark.parametrize("command", ["up", "demo"])
-def test_commands_that_need_the_proxy_extra_say_so_in_one_line(command: str):
-    done = _run_guarded(command, absent=list(extras.EXTRA_MODULES["proxy"]))
+@pytest.mark.parametrize(
+    ("command", "extra"), [("up", "proxy"), ("demo", "proxy"), ("serve", "serve")]
+)
+def test_commands_that_need_an_extra_say_so_in_one_line(command: str, extra: str):
+    done = _run_guarded(command, absent=list(extras.EXTRA_MODULES[extra]))
     assert done.returncode == 2
     assert "Traceback" not in done.stderr
     lines = done.stderr.strip().splitlines()
     assert len(lines) == 1, done.stderr
-    assert f"`benchctl {command}` needs the proxy extra" in lines[0]
-    assert "pip install 'benchctl[proxy]'" in lines[0]
+    assert f"`benchctl {command}` needs the {extra} extra" in lines[0]
+    assert f"pip install 'benchctl[{extra}]'" in lines[0]

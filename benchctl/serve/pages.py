@@ -98,6 +98,7 @@ def comparison(request: Request, name: ExperimentName, conn: Db, reports: Report
         charts=charts,
         cards=cards,
         grid={(t.label, t.task_card): t for t in report.tasks},
+        titles={s.metric: s.title for s in report.summary},
     )
 
 

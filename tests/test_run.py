@@ -11,6 +11,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from psycopg.rows import dict_row
+
+from benchctl.browse.sessions import find_session
 
 from conftest import copy_manifests
 from proxy_stack import session_env
@@ -50,8 +53,20 @@ def test_a_headless_grid_runs_verified_and_leaves_no_churn(repo, litellm_proxy, 
             ("%-python %",),
         ).fetchall()
         attempts = conn.execute("SELECT status, log FROM run_attempts").fetchall()
+        # Each attempt told the database what it was doing; the last step was the verifier.
+        steps = conn.execute("SELECT DISTINCT step FROM run_attempts").fetchall()
     assert sessions == [("finalized", "verified", True, True, True)] * 8
     assert {status for status, _ in attempts} == {"done"}
+    assert steps == [("verify",)]
+    # What the viewer shows of a session comes from the database alone: run log and verifier.
+    with psycopg.connect(database_url, row_factory=dict_row) as conn:
+        ids = [r["id"] for r in conn.execute("SELECT id::text AS id FROM sessions").fetchall()]
+        for session_id in ids:
+            detail = find_session(conn, session_id, content=False)
+            assert detail is not None
+            assert "wrote " in detail.attempts[-1].log
+            assert detail.verifications[-1].counts and detail.verifications[-1].checks
+            assert detail.session.outcome == detail.verifications[-1].outcome
     # Every harness wrote its task's file and ended its session itself.
     assert all("wrote " in log and "finished" in log for _, log in attempts), attempts
     with litellm_proxy.client() as client:

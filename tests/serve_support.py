@@ -74,6 +74,38 @@ def writable(url: str) -> psycopg.Connection:
     return psycopg.connect(make_conninfo(**info), autocommit=True)
 
 
+def start_attempt(url: str) -> str:
+    """Reopen the demo's first session with an attempt in flight on another host, as a runner
+    there would have left it mid-harness; returns the session's id."""
+    with writable(url) as conn:
+        row = conn.execute(
+            "SELECT id::text FROM sessions ORDER BY variant, task_card, replicate LIMIT 1"
+        ).fetchone()
+        assert row is not None
+        conn.execute("UPDATE sessions SET status = 'open', outcome = NULL WHERE id = %s", row)
+        conn.execute(
+            "INSERT INTO run_attempts (session_id, attempt, runner, status, leased_until, step)"
+            " VALUES (%s, 9, 'host-b:42:1', 'running', now() + interval '1 hour', 'harness')",
+            row,
+        )
+    return str(row[0])
+
+
+def move_attempt(url: str, step: str) -> None:
+    with writable(url) as conn:
+        conn.execute("UPDATE run_attempts SET step = %s WHERE attempt = 9", (step,))
+
+
+def end_attempt(url: str, session_id: str) -> None:
+    """The attempt of ``start_attempt`` done, its session finalized a success."""
+    with writable(url) as conn:
+        conn.execute("UPDATE run_attempts SET status = 'done', ended_at = now() WHERE attempt = 9")
+        conn.execute(
+            "UPDATE sessions SET status = 'finalized', outcome = 'success' WHERE id = %s",
+            (session_id,),
+        )
+
+
 @pytest.fixture
 def serve_client(demo_database: str, tmp_path: Path):  # type: ignore[no-untyped-def]
     """``make(**config)``: a TestClient of the app over the demo database (lifespan run)."""

@@ -22,7 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serve_support import DEMO, writable
+from serve_support import DEMO, end_attempt, move_attempt, start_attempt
 
 CHROMIUM = os.environ.get("BENCHCTL_CHROMIUM", "/usr/bin/chromium")
 # As root and on a machine with no network: no sandbox, no GPU, nothing fetched in the background.
@@ -196,16 +196,7 @@ def test_the_keyboard_reaches_everything(page, viewer):
 def test_the_live_page_follows_a_run_in_the_database(
     browser, own_demo_database, tmp_path, screenshots
 ):
-    with writable(own_demo_database) as conn:
-        sid = conn.execute(
-            "SELECT id::text FROM sessions ORDER BY variant, task_card, replicate LIMIT 1"
-        ).fetchone()[0]
-        conn.execute("UPDATE sessions SET status = 'open', outcome = NULL WHERE id = %s", (sid,))
-        conn.execute(
-            "INSERT INTO run_attempts (session_id, attempt, runner, status, leased_until, step)"
-            " VALUES (%s, 9, 'host-b:42:1', 'running', now() + interval '1 hour', 'harness')",
-            (sid,),
-        )
+    sid = start_attempt(own_demo_database)
     context = browser.new_context(viewport={"width": 1366, "height": 800})
     page = context.new_page()
     errors: list[str] = []
@@ -215,19 +206,11 @@ def test_the_live_page_follows_a_run_in_the_database(
         running = page.locator("#running")
         assert "harness" in running.inner_text()
         assert page.locator("[data-field=pending]").inner_text() == "1"
-        with writable(own_demo_database) as conn:
-            conn.execute("UPDATE run_attempts SET step = 'verify' WHERE attempt = 9")
+        move_attempt(own_demo_database, "verify")
         # (Playwright's wait_for_function evaluates a string, which the page's CSP forbids.)
         page.locator("#running", has_text="verify").wait_for(timeout=10_000)
         page.screenshot(path=str(screenshots / "live.png"), full_page=True)
-        with writable(own_demo_database) as conn:
-            conn.execute(
-                "UPDATE run_attempts SET status = 'done', ended_at = now() WHERE attempt = 9"
-            )
-            conn.execute(
-                "UPDATE sessions SET status = 'finalized', outcome = 'success' WHERE id = %s",
-                (sid,),
-            )
+        end_attempt(own_demo_database, sid)
         status = page.locator("#live-state")
         status.filter(has_text="Nothing left to run.").wait_for(timeout=10_000)
         assert page.locator("[data-field=pending]").inner_text() == "0"

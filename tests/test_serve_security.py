@@ -10,7 +10,14 @@ import time
 import psycopg
 import pytest
 
-from serve_support import DB_PASSWORD, MASTER_KEY, writable
+from serve_support import (
+    DB_PASSWORD,
+    MASTER_KEY,
+    end_attempt,
+    move_attempt,
+    start_attempt,
+    writable,
+)
 
 TOKEN = "a-long-enough-serve-token-1234"
 pytestmark = pytest.mark.usefixtures("demo_database")
@@ -191,16 +198,7 @@ def _events(response, until: str) -> list[tuple[str, dict]]:
 def test_live_progress_streams_what_the_database_says_until_the_run_is_done(
     serve_client, own_demo_database
 ):
-    with writable(own_demo_database) as conn:
-        sid = conn.execute(
-            "SELECT id::text FROM sessions ORDER BY variant, task_card, replicate LIMIT 1"
-        ).fetchone()[0]
-        conn.execute("UPDATE sessions SET status = 'open', outcome = NULL WHERE id = %s", (sid,))
-        conn.execute(
-            "INSERT INTO run_attempts (session_id, attempt, runner, status, leased_until, step)"
-            " VALUES (%s, 9, 'host-b:42:1', 'running', now() + interval '1 hour', 'harness')",
-            (sid,),
-        )
+    sid = start_attempt(own_demo_database)
     client = serve_client(own_demo_database, poll_s=0.1)
     snapshot = client.get("/api/v1/experiments/demo/progress").json()
     assert (snapshot["done"], snapshot["pending"]) == (False, 1)
@@ -209,16 +207,9 @@ def test_live_progress_streams_what_the_database_says_until_the_run_is_done(
 
     def finish() -> None:
         time.sleep(0.5)
-        with writable(own_demo_database) as conn:
-            conn.execute("UPDATE run_attempts SET step = 'verify' WHERE attempt = 9")
-            time.sleep(0.5)
-            conn.execute(
-                "UPDATE run_attempts SET status = 'done', ended_at = now() WHERE attempt = 9"
-            )
-            conn.execute(
-                "UPDATE sessions SET status = 'finalized', outcome = 'success' WHERE id = %s",
-                (sid,),
-            )
+        move_attempt(own_demo_database, "verify")
+        time.sleep(0.5)
+        end_attempt(own_demo_database, sid)
 
     worker = threading.Thread(target=finish)
     worker.start()

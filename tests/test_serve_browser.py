@@ -22,6 +22,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from conftest import REPO_ROOT
 from serve_support import DEMO, end_attempt, move_attempt, start_attempt
 
 CHROMIUM = os.environ.get("BENCHCTL_CHROMIUM", "/usr/bin/chromium")
@@ -31,6 +32,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 TOKEN = "browser-test-token-0123456789"
+AXE = REPO_ROOT / "tools" / "axe"
 REPORT = json.loads((DEMO / "report.json").read_text())
 
 
@@ -218,6 +220,49 @@ def test_the_live_page_follows_a_run_in_the_database(
         assert page.locator("#finished tr").first.get_by_role("link").inner_text() == sid[:8]
     context.close()
     assert errors == []
+
+
+@pytest.fixture(scope="module")
+def axe() -> str:
+    """axe-core's source (tools/axe, pinned by its package-lock.json)."""
+    script = AXE / "node_modules" / "axe-core" / "axe.min.js"
+    if not script.is_file():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed (CI has it): needed for axe-core")
+        subprocess.run([npm, "ci", "--no-audit", "--no-fund"], cwd=AXE, check=True, timeout=300)
+    return script.read_text()
+
+
+def test_every_page_passes_axe(browser, viewer, axe):
+    """axe-core, the accessibility engine browsers' own audits use, finds nothing on any page:
+    WCAG 2.1 A and AA rules and best practices (names, contrast, landmarks, tables, focus)."""
+    session = httpx.get(f"{viewer}/api/v1/sessions?limit=1").json()["sessions"][0]["session_id"]
+    # Only this test lifts the page's CSP: it has to inject axe's script.
+    context = browser.new_context(viewport={"width": 1366, "height": 800}, bypass_csp=True)
+    page = context.new_page()
+    audit = (
+        "async () => (await axe.run(document, {resultTypes: ['violations']})).violations"
+        ".map(v => `${v.id} (${v.impact}): ${v.nodes.map(n => n.target.join(' ')).join(', ')}`)"
+    )
+    # The audit itself finds what it should: an image without a text alternative.
+    page.set_content(
+        '<!doctype html><html lang="en"><title>t</title><main><img src="x.png"></main>'
+    )
+    page.add_script_tag(content=axe)
+    assert any(v.startswith("image-alt (critical)") for v in page.evaluate(audit))
+    found = {}
+    for path in (
+        "/", "/experiments/demo", "/experiments/demo/sessions", f"/sessions/{session}",
+        "/experiments/demo/live", "/login", "/experiments/nope",
+    ):  # fmt: skip
+        page.goto(viewer + path)
+        page.add_script_tag(content=axe)
+        result = page.evaluate(audit)
+        if result:
+            found[path] = result
+    context.close()
+    assert found == {}
 
 
 def test_signing_in_with_the_token(browser, demo_database, tmp_path):

@@ -104,6 +104,13 @@ def list_experiments(conn: Connection, reports: Reports) -> list[ExperimentSumma
     return found
 
 
+def warm(conn: Connection, reports: Reports) -> None:
+    """Build every experiment's report now, so that the first visitor does not wait for it (a
+    million calls take seconds)."""
+    for row in conn.execute(query("browse.experiments")).fetchall():
+        reports.get(conn, row["name"])
+
+
 def _objects(conn: Connection, name: str, listed: list[str]) -> list[ObjectVersion]:
     rows = {r["name"]: r for r in conn.execute(query(name), {"names": listed}).fetchall()}
     return [

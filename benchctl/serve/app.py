@@ -4,6 +4,7 @@ connections, and errors answered in the form each path expects."""
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -19,6 +20,7 @@ from psycopg_pool import ConnectionPool
 from starlette.exceptions import HTTPException
 
 from benchctl import __version__
+from benchctl.browse import experiments
 from benchctl.browse.experiments import Reports
 from benchctl.db.connection import BenchConnection, Connection, connect, database_url
 from benchctl.errors import DatabaseError, UsageError
@@ -57,6 +59,14 @@ def check_database(config: ServeConfig) -> str:
     return database_url(config.settings)
 
 
+def _warm(pool: ConnectionPool[Connection], reports: Reports) -> None:
+    try:
+        with pool.connection() as conn:
+            experiments.warm(conn, reports)
+    except Exception:  # a page builds what warming could not; the log says why
+        log.exception("building the reports ahead of the first visitor failed")
+
+
 def create_app(config: ServeConfig) -> FastAPI:
     from benchctl.serve import api, pages
 
@@ -81,6 +91,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.conninfo = check_database(config)
         pool.open(wait=True, timeout=30)
+        threading.Thread(target=_warm, args=(pool, app.state.reports), daemon=True).start()
         try:
             yield
         finally:

@@ -25,6 +25,7 @@ from benchctl import __version__
 from benchctl.browse import experiments, progress, sessions
 from benchctl.browse.sessions import SessionFilter
 from benchctl.report import timeline, units
+from benchctl.report.data import require_experiment
 from benchctl.serve import security
 from benchctl.serve.deps import Config, Db, ReportCache
 
@@ -118,10 +119,10 @@ def session_list(
     request: Request,
     name: ExperimentName,
     conn: Db,
-    reports: ReportCache,
     wanted: Annotated[SessionFilter, Depends(_filters)],
 ) -> Response:
-    detail = experiments.find_experiment(conn, reports, name)
+    # The experiment as applied, not its report: a page of sessions never waits for one.
+    experiment = require_experiment(conn, name)
     found = sessions.list_sessions(conn, wanted)
     base = f"/experiments/{name}/sessions?"
     previous = max(0, wanted.offset - wanted.limit)
@@ -129,7 +130,7 @@ def session_list(
     return page(
         request,
         "sessions.html",
-        detail=detail,
+        experiment=experiment,
         found=found,
         wanted=wanted,
         previous=base + urlencode(wanted.page(previous)) if wanted.offset else None,

@@ -125,6 +125,18 @@ def test_signing_in_sets_a_cookie_that_is_not_the_token(serve_client):
     assert client.get("/experiments/demo").status_code == 401
 
 
+def test_a_malformed_sign_in_is_a_400(serve_client):
+    client = serve_client(token=TOKEN)
+    huge = client.post("/login", content=b"token=" + b"x" * 100_000)
+    assert huge.status_code == 400
+    assert "too large" in huge.text
+    fields = "&".join(f"f{i}=1" for i in range(10))
+    many = client.post("/login", content=fields.encode(),
+                       headers={"Content-Type": "application/x-www-form-urlencoded"})  # fmt: skip
+    assert many.status_code == 400
+    assert "too many fields" in many.text
+
+
 @pytest.mark.parametrize("target", ["//evil.example/", "https://evil.example/", "evil"])
 def test_signing_in_never_redirects_elsewhere(serve_client, target):
     client = serve_client(token=TOKEN)

@@ -32,6 +32,8 @@ from benchctl.serve.deps import Config, Db, ReportCache
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=FilePath(__file__).parent / "templates")
 ExperimentName = Annotated[str, Path(min_length=1, max_length=63)]
+# A token and where to go next: anything larger is not our form.
+MAX_FORM = 4096
 
 
 def _when(value: datetime | None) -> str:
@@ -172,7 +174,15 @@ def _local(target: str) -> str:
 
 @router.post("/login", response_class=HTMLResponse)
 async def login(request: Request, config: Config) -> Response:
-    form = parse_qs((await request.body()).decode("utf-8", "replace"), max_num_fields=4)
+    body = b""
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_FORM:
+            return problem(request, 400, "the sign-in form is too large")
+    try:
+        form = parse_qs(body.decode("utf-8", "replace"), max_num_fields=4)
+    except ValueError:
+        return problem(request, 400, "the sign-in form has too many fields")
     offered = form.get("token", [""])[0]
     target = _local(form.get("next", ["/"])[0])
     if config.token is None:

@@ -26,10 +26,11 @@ DATABASE_URL_ENV = "DATABASE_URL"
 # Where several proxy instances find their shared Redis (LiteLLM's own variable names).
 REDIS_HOST_ENV = "REDIS_HOST"
 REDIS_PORT_ENV = "REDIS_PORT"
-# How long an instance trusts a virtual key it looked up before asking again. LiteLLM's default
-# is 60 s; with several instances a key revoked on one may pass on another until its copy
-# expires (Redis pub/sub usually evicts it at once; this bounds the case where it did not).
-DEFAULT_KEY_CACHE_TTL_S = 10
+# How long an instance trusts a virtual key it looked up before asking Redis and its database
+# again (LiteLLM's default: 60 s). LiteLLM 1.106.2 deletes a key from the cache of the instance
+# that deleted it and from Redis, but broadcasts nothing for it: another instance keeps its
+# copy until this expires. It is therefore the bound on a revoked key passing somewhere.
+DEFAULT_KEY_CACHE_TTL_S = 5
 # The openai/ route refuses to send a request without some key. The simulator checks none, so
 # this literal only satisfies LiteLLM; it grants nothing anywhere.
 SIMULATOR_API_KEY = "sim-no-key"
@@ -130,8 +131,8 @@ def with_redis(
 
     - ``coordination_redis``: spend counters, budget windows and rate limits are counted in
       Redis, so a key's budget is one budget whichever instance serves it;
-    - ``enable_redis_auth_cache``: key lookups are shared, and a deleted key is evicted from
-      every instance by a Redis broadcast;
+    - ``enable_redis_auth_cache``: key lookups are shared through Redis, so an instance whose
+      own copy expired sees a deleted key as deleted;
     - ``use_redis_transaction_buffer``: instances queue spend updates in Redis and one of them,
       holding a lock, writes them: no deadlocks between instances updating the same key row;
     - ``user_api_key_cache_ttl``: the bound on how long a revoked key can still pass somewhere.

@@ -5,7 +5,10 @@
 - a key's budget is one budget: spend on both instances adds up before the cap;
 - a key revoked through one instance is refused by the other within a stated bound;
 - `benchctl collect` gets every request of every instance exactly once, and Prometheus
-  scrapes both instances, whose histograms the collector sums per session.
+  scrapes both instances, whose histograms the collector sums per session;
+- two runners, as on two hosts (each its own clone, each near one instance, sharing only the
+  database and proxy URLs), finish a grid with no session run twice, and what they produced
+  (run logs, verifier results) is read from the database by a report made elsewhere.
 
 One stack for the module (about 30 s to start); each test uses keys of its own.
 """
@@ -15,9 +18,11 @@ from __future__ import annotations
 import json
 import shutil
 import socket
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from types import SimpleNamespace
 
 import httpx
@@ -32,8 +37,9 @@ from benchctl.reconcile.envfile import key_from_file
 from benchctl.settings import Settings
 from benchctl.stack.state import load_state, master_key
 
-from conftest import fresh_database
+from conftest import copy_manifests, fresh_database
 from proxy_stack import free_port, unavailable
+from runs_support import cli, grid, only_experiment, popen
 
 FAST, TASK = "sdk-sim-fast", "fix-median"
 # A revoked key is refused everywhere once every instance dropped its cached copy: the key
@@ -261,3 +267,69 @@ def _wait_for_scrapes(url: str | None, aliases: list[str], sent: int) -> None:
             return
         time.sleep(0.5)
     raise AssertionError(f"Prometheus did not scrape {sent} calls from both instances")
+
+
+def _clone(origin: Path, where: Path) -> Path:
+    subprocess.run(["git", "clone", "--quiet", str(origin), str(where)], check=True)
+    return where
+
+
+def test_two_runners_on_two_hosts_share_a_grid(scaled: Stack, postgres_server: str, tmp_path: Path):
+    origin = only_experiment(
+        copy_manifests(tmp_path / "origin"),
+        "spread",
+        grid("spread", [FAST], [TASK, "wordfreq-shell"], 3, max_attempts=1),
+    )
+    git = ["git", "-C", str(origin), "-c", "user.name=t", "-c", "user.email=t@example.org"]
+    subprocess.run([*git, "init", "--quiet"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "--quiet", "-m", "grid"], check=True)
+    key = master_key(scaled.root / ".benchctl", create=False)
+    assert key is not None
+    with fresh_database(postgres_server) as database_url:
+        # Each host: a clone of its own, one proxy instance, and the shared database.
+        hosts = [
+            (
+                _clone(origin, tmp_path / f"host{n}"),
+                {
+                    "BENCHCTL_DATABASE_URL": database_url,
+                    "BENCHCTL_PROXY_URL": url,
+                    "BENCHCTL_PROXY_MASTER_KEY": key,
+                    "BENCHCTL_OPERATOR": f"runner{n}@example.org",
+                },
+            )
+            for n, url in enumerate(instances(scaled), start=1)
+        ]
+        opened = cli(*hosts[0], "apply", "--auto-approve")
+        assert opened.returncode == 0, opened.stdout + opened.stderr
+        runners = [popen(root, env, "run", "spread", "--json") for root, env in hosts]
+        summaries = []
+        for runner in runners:
+            out, err = runner.communicate(timeout=600)
+            assert runner.returncode == 0, err
+            summaries.append(json.loads(out))
+        assert all(s["attempts"] for s in summaries), "one runner got no session"
+        assert sum(s["scored"] for s in summaries) == 6
+
+        with psycopg.connect(database_url) as conn:
+            attempts = conn.execute(
+                "SELECT session_id, count(*), count(DISTINCT runner), bool_and(log <> '')"
+                " FROM run_attempts GROUP BY session_id"
+            ).fetchall()
+            (runners_seen,) = conn.execute(
+                "SELECT count(DISTINCT split_part(runner, ':', 2)) FROM run_attempts"
+            ).fetchone()
+            verified = conn.execute(
+                "SELECT count(*) FROM sessions s JOIN verifications v"
+                " ON v.id = s.verification_id WHERE s.status = 'finalized' AND v.log IS NOT NULL"
+            ).fetchone()
+        assert len(attempts) == 6
+        assert all(n == 1 and runners == 1 and logged for _, n, runners, logged in attempts)
+        assert runners_seen == 2  # two runner processes, one attempt per session between them
+        assert verified == (6,)
+        # Neither host's disk is needed to read the results: a report made from a third clone.
+        third = _clone(origin, tmp_path / "reader")
+        reader = {"BENCHCTL_DATABASE_URL": database_url}
+        reported = cli(third, reader, "report", "spread", "--out", str(tmp_path / "out"))
+        assert reported.returncode == 0, reported.stdout + reported.stderr
+        assert "6" in (tmp_path / "out" / "spread" / "README.md").read_text()

@@ -43,6 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
+from proxy_overhead import free_ports
 
 from benchctl.collect.engine import collect
 from benchctl.db.connection import connect
@@ -228,14 +229,7 @@ def main() -> int:
     text = demo.read_text().replace("budget_usd: 10", "budget_usd: 100000")
     demo.write_text(text.replace("replicates: 2", f"replicates: {args.sessions}"))
     repository = load_repository(root).repository
-    options = StackOptions(
-        proxy_port=free_port(),
-        prometheus_port=free_port(),
-        sim_port=free_port(),
-        sim_speed=args.sim_speed,
-        redis_port=free_port(),
-        proxies=1,
-    )
+    options = free_ports(args.sim_speed, redis_port=free_port(), proxies=1)
     rates = {}
     try:
         print("starting the stack with 1 proxy instance ...", file=sys.stderr)

@@ -143,6 +143,28 @@ def _record(name: str, found: processes.Identity, **fields: Any) -> PartRecord:
     )
 
 
+def _configured(
+    name: str,
+    found: processes.Identity,
+    port: int,
+    log_path: Path,
+    config: Mapping[str, Any],
+    config_path: Path,
+    **fields: Any,
+) -> PartRecord:
+    """An HTTP part started from a rendered config: `up` restarts it when the config changes."""
+    return _record(
+        name,
+        found,
+        url=f"http://{HOST}:{port}",
+        port=port,
+        log_path=str(log_path),
+        config_fingerprint=config_fingerprint(config),
+        config_path=str(config_path),
+        **fields,
+    )
+
+
 # -- postgres ----------------------------------------------------------------------------------
 
 
@@ -429,15 +451,8 @@ def start_proxies(
             ]  # fmt: skip
             found = processes.spawn(argv, env=env, cwd=directory, log_path=log_path)
             spawned.append(
-                _record(
-                    name,
-                    found,
-                    url=f"http://{HOST}:{port}",
-                    port=port,
-                    log_path=str(log_path),
-                    config_fingerprint=config_fingerprint(config),
-                    config_path=str(config_path),
-                    database_url=database_url,
+                _configured(
+                    name, found, port, log_path, config, config_path, database_url=database_url
                 )
             )
         for record in spawned:
@@ -477,15 +492,7 @@ def start_prometheus(
         f"--web.listen-address={HOST}:{port}",
     ]
     found = processes.spawn(argv, env=os.environ, cwd=directory, log_path=log_path)
-    record = _record(
-        "prometheus",
-        found,
-        url=f"http://{HOST}:{port}",
-        port=port,
-        log_path=str(log_path),
-        config_fingerprint=config_fingerprint(config),
-        config_path=str(config_path),
-    )
+    record = _configured("prometheus", found, port, log_path, config, config_path)
     return _healthy_or_stopped("Prometheus", record, timeout, on_wait)
 
 

@@ -195,8 +195,9 @@ def test_a_budget_is_one_budget_across_instances(scaled: Stack):
         (spent,) = conn.execute(
             'SELECT sum(spend) FROM "LiteLLM_SpendLogs" WHERE api_key = %s', (hash_key(key),)
         ).fetchone()
-    # Budgets per instance would have let about twice the budget through.
-    assert budget <= spent < 1.5 * budget, (spent, served)
+    # Budgets per instance would have let about twice the budget through. (LiteLLM's counter,
+    # which it enforces, may run a call ahead of the spend-log rows.)
+    assert 0.75 * budget <= spent < 1.5 * budget, (spent, served)
 
 
 def test_collect_gets_every_request_of_every_instance_once(scaled: Stack):

@@ -334,3 +334,16 @@ def test_two_runners_on_two_hosts_share_a_grid(scaled: Stack, postgres_server: s
         reported = cli(third, reader, "report", "spread", "--out", str(tmp_path / "out"))
         assert reported.returncode == 0, reported.stdout + reported.stderr
         assert "6" in (tmp_path / "out" / "spread" / "README.md").read_text()
+
+
+def test_scaling_back_to_one_instance_stops_the_others_and_redis(scaled: Stack):
+    """Last in the module: it takes the stack down to one instance."""
+    done = scaled.up("--proxies", "1", "--restart-proxy")
+    assert done.returncode == 0, done.stderr
+    status = scaled.status()
+    names = [part["name"] for part in status["parts"]]
+    assert "proxy" in names and "proxy-2" not in names and "redis" not in names
+    assert status["healthy"] is True
+    config = (scaled.root / ".benchctl" / "stack" / "litellm.yaml").read_text()
+    assert "coordination_redis" not in config
+    assert Settings.from_env(scaled.root).session_proxy_urls == ()

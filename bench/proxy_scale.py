@@ -71,6 +71,15 @@ class Load:
         return self.ok / self.seconds
 
 
+def scratch_copy(prefix: str) -> Path:
+    """A temporary copy of the example manifests and task folders (proxy_settings.py too)."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)  # as root, pgserver runs PostgreSQL as another user
+    for folder in FOLDERS:
+        shutil.copytree(REPO / folder, root / folder)
+    return root
+
+
 def benchctl(root: Path, *args: str) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "benchctl", *args, "--root", str(root)],
@@ -220,10 +229,7 @@ def main() -> int:
     parser.add_argument("--sim-speed", type=float, default=1000.0, help="simulator speed-up")
     args = parser.parse_args()
 
-    root = Path(tempfile.mkdtemp(prefix="benchctl-proxy-scale-"))
-    root.chmod(0o755)  # as root, pgserver runs PostgreSQL as another user
-    for folder in FOLDERS:
-        shutil.copytree(REPO / folder, root / folder)
+    root = scratch_copy("benchctl-proxy-scale-")
     demo = root / "experiments" / "demo.yaml"
     # As many replicates as sessions, and thousands of calls per session within budget.
     text = demo.read_text().replace("budget_usd: 10", "budget_usd: 100000")

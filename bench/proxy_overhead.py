@@ -26,6 +26,7 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -117,6 +118,17 @@ def litellm_overheads(
     return list(found.values())
 
 
+def free_ports(sim_speed: float, **more: Any) -> StackOptions:
+    """Stack options with a free loopback port for every part (proxy_scale.py uses it too)."""
+    return StackOptions(
+        proxy_port=free_port(),
+        prometheus_port=free_port(),
+        sim_port=free_port(),
+        sim_speed=sim_speed,
+        **more,
+    )
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--requests", type=int, default=300, help="calls per path (default 300)")
@@ -130,12 +142,7 @@ def main() -> int:
         shutil.copytree(REPO / folder, root / folder)
     settings = Settings.from_env(root)
     repository = load_repository(root).repository
-    options = StackOptions(
-        proxy_port=free_port(),
-        prometheus_port=free_port(),
-        sim_port=free_port(),
-        sim_speed=args.sim_speed,
-    )
+    options = free_ports(args.sim_speed)
     try:
         print("starting the stack (benchctl.stack.up) ...", file=sys.stderr)
         status = up(settings, repository, options=options)

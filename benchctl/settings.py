@@ -8,6 +8,7 @@ commands work after `up` with no exports.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 from dataclasses import dataclass
@@ -142,6 +143,23 @@ def _http_url(name: str, server: str, example: str) -> str | None:
     return value
 
 
+def _http_urls(name: str, server: str, example: str) -> tuple[str, ...]:
+    """Comma-separated http(s) URLs in ``name``, each checked as ``_http_url`` checks one."""
+    found = []
+    for item in (os.environ.get(name) or "").split(","):
+        value = item.strip().rstrip("/")
+        if not value:
+            continue
+        reason = _url_problem(value, ("http", "https"))
+        if reason is not None:
+            raise UsageError(
+                f"{name} holds {redact_dsn(value)!r}, which is not an http(s) URL ({reason}):"
+                f" list {server}' addresses separated by commas, e.g. {example}, or unset it."
+            )
+        found.append(value)
+    return tuple(found)
+
+
 @dataclass(frozen=True)
 class Settings:
     root: Path
@@ -151,6 +169,18 @@ class Settings:
     # LiteLLM's own database: the collector's fast path around the spend-logs API's limits.
     litellm_database_url: str | None = None
     prometheus_url: str | None = None
+    # Proxy instances that sessions' env files point at (several, sharing one LiteLLM
+    # database); empty: all sessions use proxy_url. Admin calls always go to proxy_url.
+    session_proxy_urls: tuple[str, ...] = ()
+
+    def session_proxy_url(self, session_id: str) -> str:
+        """The proxy instance a session's harness talks to: one per session, chosen by a hash
+        of its id, so that its requests stay on one instance and sessions spread evenly
+        (a load balancer in front of the instances works as well: give only its URL)."""
+        assert self.proxy_url is not None
+        urls = self.session_proxy_urls or (self.proxy_url,)
+        digest = hashlib.sha256(session_id.encode()).digest()
+        return urls[int.from_bytes(digest[:8], "big") % len(urls)]
 
     @property
     def state_dir(self) -> Path:
@@ -168,8 +198,10 @@ class Settings:
         # Imported here: the stack package builds on Settings.
         from benchctl.stack.state import load_state, master_key
 
-        parts = load_state(root / STATE_DIR).parts
+        state = load_state(root / STATE_DIR)
+        parts = state.parts
         proxy, prometheus = parts.get("proxy"), parts.get("prometheus")
+        instances = state.proxies()
         return cls(
             root=root,
             database_url=None,
@@ -177,6 +209,7 @@ class Settings:
             proxy_master_key=master_key(root / STATE_DIR, create=False) if proxy else None,
             litellm_database_url=proxy.database_url if proxy else None,
             prometheus_url=prometheus.url if prometheus else None,
+            session_proxy_urls=tuple(p.url for p in instances) if len(instances) > 1 else (),
         )
 
     @classmethod
@@ -186,12 +219,16 @@ class Settings:
         database_url = _database_url("BENCHCTL_DATABASE_URL")
         litellm_database_url = _database_url("BENCHCTL_LITELLM_DATABASE_URL", prisma=True)
         prometheus_url = _http_url("BENCHCTL_PROMETHEUS_URL", "Prometheus", "http://127.0.0.1:9090")
+        session_proxy_urls = _http_urls(
+            "BENCHCTL_SESSION_PROXY_URLS", "the proxy instances", "http://10.0.0.5:4000"
+        )
         local = cls.local(root)
         master = os.environ.get("BENCHCTL_PROXY_MASTER_KEY") or os.environ.get("LITELLM_MASTER_KEY")
         if proxy_url is None:
             proxy_url = local.proxy_url
             # The stack's key goes only with the stack's proxy, never to a proxy named by env.
             master = master or local.proxy_master_key
+            session_proxy_urls = session_proxy_urls or local.session_proxy_urls
         return cls(
             root=root,
             database_url=database_url,
@@ -199,4 +236,5 @@ class Settings:
             proxy_master_key=master or None,
             litellm_database_url=litellm_database_url or local.litellm_database_url,
             prometheus_url=prometheus_url or local.prometheus_url,
+            session_proxy_urls=session_proxy_urls,
         )

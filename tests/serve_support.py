@@ -1,8 +1,8 @@
 """Fixtures for `benchctl serve`: a database holding the demo's committed data (imported with
 `benchctl import`, as a user would), and the server's app over it.
 
-The database URL carries a password and the settings a master key, though neither is needed
-here (the test server trusts local connections): both must never appear in a response.
+The database URL carries a password (the server's own, or one the test server ignores) and the
+settings a master key: neither may appear in a response.
 """
 
 from __future__ import annotations
@@ -42,7 +42,14 @@ def import_demo(url: str, root: Path) -> None:
 
 
 def with_password(url: str) -> str:
-    return make_conninfo(url, password=DB_PASSWORD)
+    """``url`` with a password: its own on a server that asks for one, else ours."""
+    return (
+        url if conninfo_to_dict(url).get("password") else make_conninfo(url, password=DB_PASSWORD)
+    )
+
+
+def password_in(url: str) -> str:
+    return str(conninfo_to_dict(url)["password"])
 
 
 @pytest.fixture(scope="session")

@@ -23,6 +23,7 @@ from benchctl.litellm.config import (
     config_fingerprint,
     dump_config,
     render_config,
+    with_redis,
 )
 from benchctl.manifests.catalog import Repository
 from benchctl.manifests.loader import load_repository
@@ -54,6 +55,26 @@ def test_one_model_alias_per_variant(repository: Repository):
         params = entry["litellm_params"]
         assert params["model"] == provider.route + variant.model
         assert params.get("api_base") == provider.api_base
+
+
+def test_several_instances_share_redis_and_never_cache_responses(repository: Repository):
+    single = render_config(repository)
+    scaled = with_redis(single)
+    assert scaled["model_list"] == single["model_list"]
+    assert "coordination_redis" not in single["general_settings"]  # not mutated
+    general = scaled["general_settings"]
+    assert general["coordination_redis"] == {
+        "host": "os.environ/REDIS_HOST",
+        "port": "os.environ/REDIS_PORT",
+    }
+    assert general["use_redis_transaction_buffer"] is True
+    assert general["user_api_key_cache_ttl"] == 5
+    assert scaled["litellm_settings"]["enable_redis_auth_cache"] is True
+    # A response cache would answer a benchmark's repeated prompt without the provider.
+    assert "cache" not in scaled["litellm_settings"]
+    shown = _cli("--root", str(REPO_ROOT), "--redis")
+    assert shown.exit_code == 0, shown.output
+    assert yaml.safe_load(shown.output) == scaled
 
 
 def test_provider_keys_are_env_references(repository: Repository):

@@ -15,6 +15,7 @@ from serve_support import (
     MASTER_KEY,
     end_attempt,
     move_attempt,
+    password_in,
     start_attempt,
     writable,
 )
@@ -55,12 +56,13 @@ def test_no_response_holds_a_secret(serve_client, own_demo_database):
         conn.execute("UPDATE run_attempts SET key_hash = encode(sha256(id::text::bytea), 'hex')")
         hashes = [r[0] for r in conn.execute("SELECT key_hash FROM sessions").fetchall()]
     client = serve_client(own_demo_database, show_content=True)
+    password = password_in(own_demo_database)
     responses = _everything(client)
     assert {r.status_code for r in responses} >= {200, 400, 404}
     assert all(r.status_code < 500 for r in responses)
     for response in responses:
         text = response.text + str(response.headers)
-        assert DB_PASSWORD not in text, response.url
+        assert password not in text, response.url
         assert MASTER_KEY not in text, response.url
         assert not re.search(r"\bsk-[A-Za-z0-9_-]{12,}", text), response.url
         assert not re.search(r"postgres(ql)?://[^\s\"']*:[^\s\"'@]+@", text), response.url

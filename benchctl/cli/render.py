@@ -72,6 +72,15 @@ def litellm_config(
             " written to its database, where the collector reads them.",
         ),
     ] = DEFAULT_BATCH_WRITE_SECONDS,
+    redis: Annotated[
+        bool,
+        typer.Option(
+            "--redis",
+            help="Add LiteLLM's settings for several proxy instances on one database sharing a"
+            " Redis (REDIS_HOST and REDIS_PORT in each instance's environment): one budget per"
+            " key across instances, spend writes through a Redis buffer, a 5 s key cache.",
+        ),
+    ] = False,
 ) -> None:
     """Render the LiteLLM proxy config: one model alias per variant, named after it.
 
@@ -83,8 +92,15 @@ def litellm_config(
       benchctl render litellm-config --out litellm.yaml
 
       benchctl render litellm-config --api-base sim=http://127.0.0.1:9000/v1
+
+      benchctl render litellm-config --redis --out litellm.yaml   # for replicas
     """
-    from benchctl.litellm.config import config_fingerprint, dump_config, render_config
+    from benchctl.litellm.config import (
+        config_fingerprint,
+        dump_config,
+        render_config,
+        with_redis,
+    )
     from benchctl.manifests.loader import load_valid_repository
 
     repository = load_valid_repository(root)
@@ -92,6 +108,8 @@ def litellm_config(
     config = render_config(
         repository, api_base_overrides=overrides, batch_write_seconds=batch_write_interval
     )
+    if redis:
+        config = with_redis(config)
     text = dump_config(config)
     if out is None:
         typer.echo(text, nl=False)

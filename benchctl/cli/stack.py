@@ -12,7 +12,7 @@ import typer
 
 from benchctl import extras
 from benchctl.cli.options import Root
-from benchctl.ports import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT
+from benchctl.ports import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT, DEFAULT_REDIS_PORT
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -47,9 +47,34 @@ def up(
             envvar="BENCHCTL_PROXY_PORT",
             min=1,
             max=65535,
-            help="Port of the LiteLLM proxy on 127.0.0.1.",
+            help="Port of the LiteLLM proxy on 127.0.0.1; with --proxies N, instance i takes"
+            " this port + i - 1.",
         ),
     ] = DEFAULT_PROXY_PORT,
+    proxies: Annotated[
+        int | None,
+        typer.Option(
+            "--proxies",
+            envvar="BENCHCTL_PROXIES",
+            min=1,
+            max=64,
+            help="How many LiteLLM proxy instances to run, on one LiteLLM database, sharing"
+            " budgets, rate limits and key revocations through a Redis (`redis-server` on"
+            " PATH) that `up` starts with them. Each session's env points at one instance,"
+            " chosen by its id. Default: as many as run now, else 1.",
+            show_default=False,
+        ),
+    ] = None,
+    redis_port: Annotated[
+        int,
+        typer.Option(
+            "--redis-port",
+            envvar="BENCHCTL_REDIS_PORT",
+            min=1,
+            max=65535,
+            help="Port of the stack's Redis on 127.0.0.1 (started with --proxies 2 or more).",
+        ),
+    ] = DEFAULT_REDIS_PORT,
     prometheus_port: Annotated[
         int,
         typer.Option(
@@ -94,9 +119,12 @@ def up(
 
     1. the embedded PostgreSQL under .benchctl/ (skipped when BENCHCTL_DATABASE_URL is set);
     2. the simulated provider (`benchctl sim`) on its api_base's port;
-    3. the LiteLLM proxy, with its own database `litellm` on that server and its config
-       rendered from the manifests into .benchctl/stack/litellm.yaml;
-    4. Prometheus scraping the proxy, when `prometheus` is on PATH.
+    3. with --proxies 2 or more, Redis (`redis-server`, in memory only) for the instances;
+    4. the LiteLLM proxy, with its own database `litellm` on that server and its config
+       rendered from the manifests into .benchctl/stack/litellm.yaml; with --proxies N,
+       N instances on consecutive ports, on that one database, with LiteLLM's
+       multi-instance Redis settings (docs/operations.md, "Scaling out");
+    5. Prometheus scraping every proxy instance, when `prometheus` is on PATH.
 
     A master key is generated once into .benchctl/stack/master.key (mode 0600, never
     printed). Afterwards plan, apply and the other commands find the proxy, its key and its
@@ -111,6 +139,8 @@ def up(
       benchctl up --sim-speed 10 --proxy-port 4001
 
       benchctl up --restart-proxy      # after changing variants
+
+      benchctl up --proxies 2 --restart-proxy   # two instances and Redis
     """
     extras.require("proxy", "up")
     from rich.console import Console
@@ -129,6 +159,8 @@ def up(
         sim_port=sim_port,
         sim_speed=sim_speed,
         restart_proxy=restart_proxy,
+        proxies=proxies,
+        redis_port=redis_port,
     )
     with err.status("starting the local stack") as status:
         result = stack_up(settings, repository, options=options, progress=_progress(status, err))
@@ -138,10 +170,11 @@ def up(
 def down(root: Root = Path()) -> None:
     """Stop what `benchctl up` started, and the embedded PostgreSQL, and nothing else.
 
-    Parts stop in reverse order (Prometheus, proxy, simulator, PostgreSQL), each with every
-    process of its group (the proxy's query-engine child too). A pid is signalled only if it
-    is still the process `up` started (same start time and command line). The embedded
-    PostgreSQL stops too, whichever command started it (`benchctl db stop` stops it alone).
+    Parts stop in reverse order (Prometheus, proxy instances, Redis, simulator, PostgreSQL),
+    each with every process of its group (the proxy's query-engine child too). A pid is
+    signalled only if it is still the process `up` started (same start time and command
+    line). The embedded PostgreSQL stops too, whichever command started it (`benchctl db
+    stop` stops it alone).
     Data, logs and the master key stay in .benchctl/.
 
     Example:
@@ -167,7 +200,8 @@ def status(
     """Show each part of the local stack: URL, pid, and whether it is healthy.
 
     Health is probed, not assumed: PostgreSQL answers a query, the simulator its /health,
-    the proxy /health/readiness with its database connected, Prometheus /-/ready.
+    Redis a PING, each proxy instance /health/readiness with its database connected,
+    Prometheus /-/ready.
 
     Exit codes: 0 every recorded part is healthy (or nothing was started), 1 a part is down.
 

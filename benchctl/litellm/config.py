@@ -23,6 +23,14 @@ from benchctl.manifests.models.provider import Prices
 
 MASTER_KEY_ENV = "LITELLM_MASTER_KEY"
 DATABASE_URL_ENV = "DATABASE_URL"
+# Where several proxy instances find their shared Redis (LiteLLM's own variable names).
+REDIS_HOST_ENV = "REDIS_HOST"
+REDIS_PORT_ENV = "REDIS_PORT"
+# How long an instance trusts a virtual key it looked up before asking Redis and its database
+# again (LiteLLM's default: 60 s). LiteLLM 1.106.2 deletes a key from the cache of the instance
+# that deleted it and from Redis, but broadcasts nothing for it: another instance keeps its
+# copy until this expires. It is therefore the bound on a revoked key passing somewhere.
+DEFAULT_KEY_CACHE_TTL_S = 5
 # The openai/ route refuses to send a request without some key. The simulator checks none, so
 # this literal only satisfies LiteLLM; it grants nothing anywhere.
 SIMULATOR_API_KEY = "sim-no-key"
@@ -111,6 +119,35 @@ def render_config(
         # benchmark measures what the provider did; harnesses retry by their own rules.
         "router_settings": {"num_retries": 0},
     }
+
+
+def with_redis(
+    config: Mapping[str, Any], *, key_cache_ttl_s: int = DEFAULT_KEY_CACHE_TTL_S
+) -> dict[str, Any]:
+    """``config`` for one of several proxy instances sharing one LiteLLM database and a Redis.
+
+    The settings LiteLLM documents for multi-instance deployments, and nothing that changes
+    what a request does (no response cache: a benchmark must reach the provider every time):
+
+    - ``coordination_redis``: spend counters, budget windows and rate limits are counted in
+      Redis, so a key's budget is one budget whichever instance serves it;
+    - ``enable_redis_auth_cache``: key lookups are shared through Redis, so an instance whose
+      own copy expired sees a deleted key as deleted;
+    - ``use_redis_transaction_buffer``: instances queue spend updates in Redis and one of them,
+      holding a lock, writes them: no deadlocks between instances updating the same key row;
+    - ``user_api_key_cache_ttl``: the bound on how long a revoked key can still pass somewhere.
+    """
+    redis = {"host": f"os.environ/{REDIS_HOST_ENV}", "port": f"os.environ/{REDIS_PORT_ENV}"}
+    scaled: dict[str, Any] = json.loads(json.dumps(config))
+    scaled["litellm_settings"]["enable_redis_auth_cache"] = True
+    scaled["general_settings"].update(
+        {
+            "coordination_redis": redis,
+            "use_redis_transaction_buffer": True,
+            "user_api_key_cache_ttl": key_cache_ttl_s,
+        }
+    )
+    return scaled
 
 
 def _model_entry(

@@ -86,7 +86,11 @@ def issue_key(
     failpoints.reached(f"{step}.key_created")
     path = env_path(settings.sessions_dir, session.id)
     rendered = render_session(
-        session, manifests, key=key.key, proxy_url=settings.proxy_url, env_file=path
+        session,
+        manifests,
+        key=key.key,
+        proxy_url=settings.session_proxy_url(session.id),
+        env_file=path,
     )
     write_private(path, snippet(session, manifests, rendered))
     failpoints.reached(f"{step}.env_written")

@@ -82,7 +82,11 @@ def env_snippet(settings: Settings, prefix: str) -> str:
             raise UsageError("set BENCHCTL_PROXY_URL: the snippet points the harness at it.")
         manifests = session_manifests(conn, row["id"])
         rendered = render_session(
-            session_info(row), manifests, key=key, proxy_url=settings.proxy_url, env_file=path
+            session_info(row),
+            manifests,
+            key=key,
+            proxy_url=settings.session_proxy_url(row["id"]),
+            env_file=path,
         )
         return snippet(session_info(row), manifests, rendered)
 

@@ -1,9 +1,9 @@
-"""The local stack behind `benchctl up`: PostgreSQL, simulated providers, LiteLLM, Prometheus.
+"""The local stack behind `benchctl up`: PostgreSQL, simulators, Redis, LiteLLM, Prometheus.
 
 state.py       .benchctl/stack/state.json: what runs, with pids and process identities
 processes.py   start detached, wait for health, stop by pid with an identity check
 parts.py       each part: how it starts, where it logs, how its health is probed
-prometheus.py  the scrape config for the proxy's /metrics/
+prometheus.py  the scrape config for every proxy instance's /metrics/
 control.py     up, down, status
 """
 

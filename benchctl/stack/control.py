@@ -10,12 +10,13 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Literal
 
 from benchctl.errors import StackError, UsageError
 from benchctl.litellm.config import config_fingerprint
 from benchctl.manifests.catalog import Repository
-from benchctl.ports import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT
+from benchctl.ports import DEFAULT_PROMETHEUS_PORT, DEFAULT_PROXY_PORT, DEFAULT_REDIS_PORT
 from benchctl.settings import Settings, redact_dsn
 from benchctl.stack import parts, processes
 from benchctl.stack.state import (
@@ -24,6 +25,7 @@ from benchctl.stack.state import (
     clear_state,
     load_state,
     master_key,
+    part_kind,
     save_state,
     stack_dir,
 )
@@ -43,6 +45,9 @@ class StackOptions:
     sim_speed: float = 1.0
     restart_proxy: bool = False
     proxy_timeout: float = PROXY_STARTUP_TIMEOUT_S
+    # LiteLLM instances on proxy_port, proxy_port + 1, ...; None: as many as run (else 1).
+    proxies: int | None = None
+    redis_port: int = DEFAULT_REDIS_PORT
 
 
 @dataclass(frozen=True)
@@ -109,7 +114,15 @@ def up(
             )
         sims = dict.fromkeys(sims, options.sim_port)
     prometheus_bin = shutil.which("prometheus")
-    _check_ports(state, sims, options, prometheus_bin)
+    count = options.proxies or max(1, len(state.proxies()))
+    redis_bin = shutil.which("redis-server")
+    if count > 1 and redis_bin is None:
+        raise StackError(
+            f"{count} proxy instances share their budgets, rate limits and key revocations"
+            " through Redis, and `redis-server` is not on PATH: install it (e.g. `apt-get"
+            " install redis-server`), or run one instance (--proxies 1). Nothing was started."
+        )
+    _check_ports(state, sims, options, count, prometheus_bin)
 
     # -- the benchmark database
     if settings.database_url is not None:
@@ -152,45 +165,71 @@ def up(
             save_state(state_dir, state)
         progress(Progress(name, actions[name], done=True))
 
-    # -- the LiteLLM proxy
+    # -- Redis, which several proxy instances share
+    if count > 1:
+        _start_redis(state_dir, state, redis_bin, options, actions, progress)
+    elif "redis" in state.parts and _all_restart(state, count, options):
+        # One instance alone needs no Redis: stop it while no proxy uses it.
+        parts.stop_process(state.parts.pop("redis"))
+        save_state(state_dir, state)
+
+    # -- the LiteLLM proxy instances
+    for record in state.proxies()[count:]:
+        progress(Progress(record.name, f"stopping {record.name}: --proxies is {count}"))
+        parts.stop_process(record)
+        del state.parts[record.name]
+        save_state(state_dir, state)
     config = parts.proxy_config(repository, state)
-    have = state.parts.get("proxy")
-    running = have is not None and parts.record_alive(have)
-    if running and have is not None and options.restart_proxy:
-        progress(Progress("proxy", "stopping the proxy to restart it with a fresh config"))
-        parts.stop_process(have)
-        running = False
-    if running and have is not None:
-        actions["proxy"] = "running"
-        if have.config_fingerprint != config_fingerprint(config):
-            notes.append(
-                "the manifests' LiteLLM config differs from the one the running proxy was"
-                " started with: run `benchctl up --restart-proxy` to load it."
-            )
-    else:
-        _clear_leftovers(have)
+    wanted: dict[str, int] = {}
+    drifted = False
+    for instance in range(1, count + 1):
+        name = parts.proxy_part_name(instance)
+        have = state.parts.get(name)
+        running = have is not None and parts.record_alive(have)
+        if running and have is not None and options.restart_proxy:
+            progress(Progress(name, f"stopping {name} to restart it with a fresh config"))
+            parts.stop_process(have)
+            running = False
+        if running and have is not None:
+            actions[name] = "running"
+            drifted = drifted or have.config_fingerprint != config_fingerprint(config)
+        else:
+            _clear_leftovers(have)
+            actions[name] = "restarted" if have is not None else "started"
+            wanted[name] = options.proxy_port + instance - 1
+    if drifted:
+        notes.append(
+            "the LiteLLM config (the manifests' render, and the Redis settings of several"
+            " instances) differs from the one a running proxy instance was started with: run"
+            " `benchctl up --restart-proxy` to load it everywhere."
+        )
+    if wanted:
         key = master_key(state_dir, create=True)
         assert key is not None  # create=True always returns one
         litellm_url = settings.litellm_database_url
         if litellm_url is None:
             progress(Progress("proxy", "preparing LiteLLM's database"))
             litellm_url = parts.litellm_database(benchmark_url)
-        progress(Progress("proxy", f"starting the LiteLLM proxy on port {options.proxy_port}"))
-        state.parts["proxy"] = parts.start_proxy(
+        listing = ", ".join(f"{name} on port {port}" for name, port in wanted.items())
+        progress(Progress("proxy", f"starting the LiteLLM proxy: {listing}"))
+        redis = state.parts.get("redis")
+        for record in parts.start_proxies(
             state_dir,
             config,
-            port=options.proxy_port,
+            ports=wanted,
             master_key=key,
             database_url=litellm_url,
+            redis=redis.url if redis is not None else None,
             timeout=options.proxy_timeout,
-            on_wait=_waiting(progress, "proxy"),
-        )
-        actions["proxy"] = "restarted" if have is not None else "started"
+            on_wait=lambda name: _waiting(progress, name),
+        ):
+            state.parts[record.name] = record
         save_state(state_dir, state)
-    progress(Progress("proxy", actions["proxy"], done=True))
+    for record in state.proxies():
+        progress(Progress(record.name, actions[record.name], done=True))
 
     # -- Prometheus
-    proxy_port = state.parts["proxy"].port or options.proxy_port
+    proxy_ports = [p.port or options.proxy_port for p in state.proxies()]
     if prometheus_bin is None:
         notes.append(
             "Prometheus is not installed (no `prometheus` on PATH), so the proxy's metrics are"
@@ -198,11 +237,11 @@ def up(
             " install prometheus`) and run `benchctl up` again to add it."
         )
     else:
-        scrape = parts.prometheus_config(proxy_port)
+        scrape = parts.prometheus_config(proxy_ports)
         have = state.parts.get("prometheus")
         running = have is not None and parts.record_alive(have)
         if running and have is not None and have.config_fingerprint != config_fingerprint(scrape):
-            parts.stop_process(have)  # it scrapes a proxy port that changed
+            parts.stop_process(have)  # it scrapes proxy ports that changed
             running = False
         if running:
             actions["prometheus"] = "running"
@@ -230,6 +269,39 @@ def up(
     )
 
 
+def _start_redis(
+    state_dir: Path,
+    state: StackState,
+    binary: str | None,
+    options: StackOptions,
+    actions: dict[str, Action],
+    progress: OnProgress,
+) -> None:
+    assert binary is not None  # checked before anything started
+    have = state.parts.get("redis")
+    if have is not None and parts.record_alive(have):
+        actions["redis"] = "running"
+    else:
+        _clear_leftovers(have)
+        progress(Progress("redis", f"starting Redis on port {options.redis_port}"))
+        state.parts["redis"] = parts.start_redis(
+            state_dir,
+            binary,
+            port=options.redis_port,
+            timeout=STARTUP_TIMEOUT_S,
+            on_wait=_waiting(progress, "redis"),
+        )
+        actions["redis"] = "restarted" if have is not None else "started"
+        save_state(state_dir, state)
+    progress(Progress("redis", actions["redis"], done=True))
+
+
+def _all_restart(state: StackState, count: int, options: StackOptions) -> bool:
+    """Whether no proxy instance that stays will still be running when instances start."""
+    staying = state.proxies()[:count]
+    return options.restart_proxy or not any(parts.record_alive(p) for p in staying)
+
+
 def _clear_leftovers(record: PartRecord | None) -> None:
     """Children a dead part left behind (the proxy's query-engine shim after the proxy was
     killed) would hold its database connections and ports: stop them before starting anew."""
@@ -247,14 +319,24 @@ def _waiting(progress: OnProgress, name: str) -> Callable[[float], None]:
 
 
 def _check_ports(
-    state: StackState, sims: dict[str, int], options: StackOptions, prometheus: str | None
+    state: StackState,
+    sims: dict[str, int],
+    options: StackOptions,
+    count: int,
+    prometheus: str | None,
 ) -> None:
     """Before starting anything: every port a part is about to take must be free."""
     wanted: list[tuple[str, int, str]] = []
     for provider, port in sims.items():
         name = parts.sim_part_name(provider)
         wanted.append((name, port, "--sim-port / BENCHCTL_SIM_PORT, or its api_base"))
-    wanted.append(("proxy", options.proxy_port, "--proxy-port / BENCHCTL_PROXY_PORT"))
+    if count > 1:
+        wanted.append(("redis", options.redis_port, "--redis-port / BENCHCTL_REDIS_PORT"))
+    for instance in range(1, count + 1):
+        how = "--proxy-port / BENCHCTL_PROXY_PORT" + (
+            "" if instance == 1 else f" (instance {instance} takes that port + {instance - 1})"
+        )
+        wanted.append((parts.proxy_part_name(instance), options.proxy_port + instance - 1, how))
     if prometheus is not None:
         wanted.append(
             ("prometheus", options.prometheus_port, "--prometheus-port / BENCHCTL_PROMETHEUS_PORT")
@@ -263,7 +345,7 @@ def _check_ports(
     for name, port, how in wanted:
         have = state.parts.get(name)
         if have is not None and parts.record_alive(have):
-            if name != "proxy" or not options.restart_proxy:
+            if part_kind(name) != "proxy" or not options.restart_proxy:
                 continue
             if have.port == port:
                 continue

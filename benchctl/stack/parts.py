@@ -2,8 +2,10 @@
 
 postgres    the embedded PostgreSQL (benchctl.db.embedded), unless BENCHCTL_DATABASE_URL
 sim         `benchctl sim` for each simulated provider, on its api_base's port
-proxy       `litellm --config .benchctl/stack/litellm.yaml`, its own database `litellm`
-prometheus  scraping the proxy's /metrics/, when the `prometheus` binary is on PATH
+redis       `redis-server` on loopback, shared by the proxy instances when there are several
+proxy       `litellm --config .benchctl/stack/litellm.yaml`, its own database `litellm`;
+            instances proxy-2 ... proxy-N on the next ports, on the same database
+prometheus  scraping every proxy instance's /metrics/, when `prometheus` is on PATH
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import os
 import shlex
 import signal
+import socket
 import subprocess
 import sys
 import warnings
@@ -28,15 +31,18 @@ from benchctl.errors import StackError
 from benchctl.litellm.config import (
     DATABASE_URL_ENV,
     MASTER_KEY_ENV,
+    REDIS_HOST_ENV,
+    REDIS_PORT_ENV,
     config_fingerprint,
     dump_config,
     render_config,
+    with_redis,
 )
 from benchctl.manifests.catalog import Repository
 from benchctl.settings import redact_dsn
 from benchctl.stack import processes
 from benchctl.stack.prometheus import dump_scrape_config, render_scrape_config
-from benchctl.stack.state import PartRecord, StackState, logs_dir, stack_dir
+from benchctl.stack.state import PartRecord, StackState, logs_dir, part_kind, stack_dir
 
 HOST = "127.0.0.1"
 DEFAULT_SIM_PORT = 8799
@@ -93,16 +99,31 @@ def probe_prometheus(url: str) -> str | None:
     return _http_probe(f"{url}/-/ready", check)
 
 
+def probe_redis(url: str) -> str | None:
+    """Redis' own health check: PING answered by +PONG (no client library needed)."""
+    parts = urlsplit(url)
+    try:
+        with socket.create_connection(
+            (parts.hostname or HOST, parts.port or 6379), timeout=PROBE_TIMEOUT_S
+        ) as sock:
+            sock.sendall(b"PING\r\n")
+            answer = sock.recv(64)
+    except OSError as exc:
+        return f"{type(exc).__name__} from {url}"
+    return None if answer.startswith(b"+PONG") else f"answered {answer[:40]!r} to PING"
+
+
 PROBES: dict[str, Callable[[str], str | None]] = {
     "postgres": probe_postgres,
     "sim": probe_sim,
+    "redis": probe_redis,
     "proxy": probe_proxy,
     "prometheus": probe_prometheus,
 }
 
 
 def probe(record: PartRecord) -> str | None:
-    kind = "sim" if record.name.startswith("sim") else record.name
+    kind = part_kind(record.name)
     check = PROBES[kind]
     return check(record.database_url if kind == "postgres" and record.database_url else record.url)
 
@@ -119,6 +140,28 @@ def record_alive(record: PartRecord) -> bool:
 def _record(name: str, found: processes.Identity, **fields: Any) -> PartRecord:
     return PartRecord(
         name=name, pid=found.pid, start_time=found.start_time, cmdline=list(found.cmdline), **fields
+    )
+
+
+def _configured(
+    name: str,
+    found: processes.Identity,
+    port: int,
+    log_path: Path,
+    config: Mapping[str, Any],
+    config_path: Path,
+    **fields: Any,
+) -> PartRecord:
+    """An HTTP part started from a rendered config: `up` restarts it when the config changes."""
+    return _record(
+        name,
+        found,
+        url=f"http://{HOST}:{port}",
+        port=port,
+        log_path=str(log_path),
+        config_fingerprint=config_fingerprint(config),
+        config_path=str(config_path),
+        **fields,
     )
 
 
@@ -199,7 +242,9 @@ def prisma_url(server_url: str, database: str) -> str:
     port = f":{info['port']}" if info.get("port") else ""
     if host.startswith("/"):
         return f"postgresql://{auth}@/{database}?{urlencode({'host': host})}"
-    return f"postgresql://{auth}@{host or 'localhost'}{port}/{database}"
+    # A server that takes only TLS must get it from LiteLLM too (Prisma reads libpq's sslmode).
+    tls = f"?{urlencode({'sslmode': info['sslmode']})}" if info.get("sslmode") else ""
+    return f"postgresql://{auth}@{host or 'localhost'}{port}/{database}{tls}"
 
 
 def litellm_database(benchmark_url: str) -> str:
@@ -264,7 +309,45 @@ def start_sim(
     return _healthy_or_stopped(f"the simulator {name}", record, timeout, on_wait)
 
 
+# -- Redis -------------------------------------------------------------------------------------
+
+
+def redis_url(port: int) -> str:
+    return f"redis://{HOST}:{port}"
+
+
+def start_redis(
+    state_dir: Path, binary: str, *, port: int, timeout: float, on_wait: OnWait | None = None
+) -> PartRecord:
+    """A Redis of the stack's own, in memory only: what LiteLLM keeps there (spend counters
+    between writes, cached keys, locks) is rebuilt from its database after a restart."""
+    log_path = logs_dir(state_dir) / "redis.log"
+    argv = [
+        binary,
+        "--bind", HOST,
+        "--port", str(port),
+        "--save", "",
+        "--appendonly", "no",
+        "--dir", str(stack_dir(state_dir)),
+    ]  # fmt: skip
+    found = processes.spawn(argv, env=os.environ, cwd=stack_dir(state_dir), log_path=log_path)
+    # Redis rewrites its command line into a process title once it runs: until then the pid
+    # and start time identify it, afterwards the title is recorded as its command line.
+    record = _record("redis", found, url=redis_url(port), port=port, log_path=str(log_path))
+    record.cmdline = []
+    _healthy_or_stopped("Redis", record, timeout, on_wait)
+    titled = processes.identity(found.pid)
+    if titled is not None and titled.start_time == found.start_time:
+        record.cmdline = list(titled.cmdline)
+    return record
+
+
 # -- the LiteLLM proxy -------------------------------------------------------------------------
+
+
+def proxy_part_name(instance: int) -> str:
+    """``proxy`` for the first instance (the one admin calls go to), then proxy-2, proxy-3..."""
+    return "proxy" if instance == 1 else f"proxy-{instance}"
 
 
 def litellm_executable() -> Path:
@@ -290,8 +373,10 @@ def sim_overrides(state: StackState) -> dict[str, str]:
 
 
 def proxy_config(repository: Repository, state: StackState) -> dict[str, Any]:
-    """The config the local proxy runs: the manifests' render, pointed at the simulators."""
-    return render_config(repository, api_base_overrides=sim_overrides(state))
+    """The config the local proxy runs: the manifests' render, pointed at the simulators, with
+    LiteLLM's multi-instance settings when the stack runs a Redis for several instances."""
+    config = render_config(repository, api_base_overrides=sim_overrides(state))
+    return with_redis(config) if "redis" in state.parts else config
 
 
 def prepare(hook: str | None, database_url: str, log_path: Path) -> dict[str, str]:
@@ -332,18 +417,20 @@ def prepare(hook: str | None, database_url: str, log_path: Path) -> dict[str, st
     return exported
 
 
-def start_proxy(
+def start_proxies(
     state_dir: Path,
     config: Mapping[str, Any],
     *,
-    port: int,
+    ports: Mapping[str, int],
     master_key: str,
     database_url: str,
+    redis: str | None,
     timeout: float,
-    on_wait: OnWait | None = None,
-) -> PartRecord:
+    on_wait: Callable[[str], OnWait | None] = lambda name: None,
+) -> list[PartRecord]:
+    """Start the proxy instances ``ports`` names, all at once, then wait for each: the
+    instances boot in parallel. If one never gets healthy, none is left running."""
     directory = stack_dir(state_dir)
-    log_path = logs_dir(state_dir) / "proxy.log"
     config_path = directory / "litellm.yaml"
     config_path.write_text(dump_config(config), encoding="utf-8")
     env = dict(os.environ)
@@ -351,34 +438,38 @@ def start_proxy(
     env.update(prepare(hook, database_url, logs_dir(state_dir) / "proxy-prepare.log"))
     env[MASTER_KEY_ENV] = master_key
     env[DATABASE_URL_ENV] = database_url
-    argv: list[str | Path] = [
-        litellm_executable(),
-        "--config",
-        config_path,
-        "--host",
-        HOST,
-        "--port",
-        str(port),
-    ]
-    found = processes.spawn(argv, env=env, cwd=directory, log_path=log_path)
-    record = _record(
-        "proxy",
-        found,
-        url=f"http://{HOST}:{port}",
-        port=port,
-        log_path=str(log_path),
-        config_fingerprint=config_fingerprint(config),
-        config_path=str(config_path),
-        database_url=database_url,
-    )
-    return _healthy_or_stopped("the LiteLLM proxy", record, timeout, on_wait)
+    if redis is not None:
+        where = urlsplit(redis)
+        env[REDIS_HOST_ENV] = where.hostname or HOST
+        env[REDIS_PORT_ENV] = str(where.port)
+    spawned: list[PartRecord] = []
+    try:
+        for name, port in ports.items():
+            log_path = logs_dir(state_dir) / f"{name}.log"
+            argv: list[str | Path] = [
+                litellm_executable(), "--config", config_path, "--host", HOST, "--port", str(port)
+            ]  # fmt: skip
+            found = processes.spawn(argv, env=env, cwd=directory, log_path=log_path)
+            spawned.append(
+                _configured(
+                    name, found, port, log_path, config, config_path, database_url=database_url
+                )
+            )
+        for record in spawned:
+            title = "the LiteLLM proxy" + ("" if record.name == "proxy" else f" {record.name}")
+            _healthy_or_stopped(title, record, timeout, on_wait(record.name))
+    except StackError:
+        for record in spawned:
+            stop_process(record)
+        raise
+    return spawned
 
 
 # -- Prometheus --------------------------------------------------------------------------------
 
 
-def prometheus_config(proxy_port: int) -> dict[str, Any]:
-    return render_scrape_config([f"{HOST}:{proxy_port}"])
+def prometheus_config(proxy_ports: list[int]) -> dict[str, Any]:
+    return render_scrape_config([f"{HOST}:{port}" for port in proxy_ports])
 
 
 def start_prometheus(
@@ -401,15 +492,7 @@ def start_prometheus(
         f"--web.listen-address={HOST}:{port}",
     ]
     found = processes.spawn(argv, env=os.environ, cwd=directory, log_path=log_path)
-    record = _record(
-        "prometheus",
-        found,
-        url=f"http://{HOST}:{port}",
-        port=port,
-        log_path=str(log_path),
-        config_fingerprint=config_fingerprint(config),
-        config_path=str(config_path),
-    )
+    record = _configured("prometheus", found, port, log_path, config, config_path)
     return _healthy_or_stopped("Prometheus", record, timeout, on_wait)
 
 

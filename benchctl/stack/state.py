@@ -22,8 +22,9 @@ STATE_FILE = "state.json"
 MASTER_KEY_FILE = "master.key"
 STATE_VERSION = 1
 
-# The order `up` starts parts in; `down` stops them in reverse.
-PART_ORDER = ("postgres", "sim", "proxy", "prometheus")
+# The order `up` starts parts in; `down` stops them in reverse. A part named `KIND-SUFFIX`
+# (sim-openai, proxy-2) ranks with its kind.
+PART_ORDER = ("postgres", "sim", "redis", "proxy", "prometheus")
 
 
 def stack_dir(state_dir: Path) -> Path:
@@ -65,8 +66,22 @@ class StackState(BaseModel):
     parts: dict[str, PartRecord] = Field(default_factory=dict)
 
     def ordered(self) -> list[PartRecord]:
-        rank = {name: i for i, name in enumerate(PART_ORDER)}
-        return sorted(self.parts.values(), key=lambda p: (rank.get(p.name, len(rank)), p.name))
+        return sorted(self.parts.values(), key=_rank)
+
+    def proxies(self) -> list[PartRecord]:
+        """The proxy instances, first instance first."""
+        return sorted((p for p in self.parts.values() if part_kind(p.name) == "proxy"), key=_rank)
+
+
+def part_kind(name: str) -> str:
+    return name.partition("-")[0]
+
+
+def _rank(part: PartRecord) -> tuple[int, int, str]:
+    kind, _, suffix = part.name.partition("-")
+    rank = PART_ORDER.index(kind) if kind in PART_ORDER else len(PART_ORDER)
+    # proxy, proxy-2, ..., proxy-10 in numeric order.
+    return (rank, int(suffix) if suffix.isdigit() else 0, part.name)
 
 
 def state_path(state_dir: Path) -> Path:

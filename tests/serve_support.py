@@ -113,23 +113,46 @@ def end_attempt(url: str, session_id: str) -> None:
         )
 
 
+@pytest.fixture(scope="session")
+def _shared_clients(demo_database: str, tmp_path_factory: pytest.TempPathFactory):  # type: ignore[no-untyped-def]
+    """Clients over the shared demo database, one per configuration, for the whole run: its
+    report is built once per configuration rather than once per test."""
+    clients: dict[tuple[object, ...], object] = {}
+    yield clients, tmp_path_factory.mktemp("serve-root")
+    for client in clients.values():
+        client.__exit__(None, None, None)  # type: ignore[attr-defined]
+
+
 @pytest.fixture
-def serve_client(demo_database: str, tmp_path: Path):  # type: ignore[no-untyped-def]
-    """``make(**config)``: a TestClient of the app over the demo database (lifespan run)."""
+def serve_client(demo_database: str, _shared_clients, tmp_path: Path):  # type: ignore[no-untyped-def]
+    """``make(url=demo database, **config)``: a TestClient of the app (its lifespan run), with
+    no cookie. Over the shared demo database a client is reused across tests; over a test's own
+    database it is closed after the test. Reports are not built ahead (``warm``) unless asked."""
     from fastapi.testclient import TestClient
 
     from benchctl.serve.app import create_app
     from benchctl.serve.config import ServeConfig
 
-    clients = []
+    shared, shared_root = _shared_clients
+    own = []
 
     def make(url: str = demo_database, **config: object) -> TestClient:
-        app = create_app(ServeConfig(settings=settings_for(url, tmp_path), **config))  # type: ignore[arg-type]
+        config.setdefault("warm", False)
+        key = (url, *sorted(config.items()))
+        if url == demo_database and key in shared:
+            client = shared[key]
+            client.cookies.clear()
+            return client
+        root = shared_root if url == demo_database else tmp_path
+        app = create_app(ServeConfig(settings=settings_for(url, root), **config))  # type: ignore[arg-type]
         client = TestClient(app, base_url="http://127.0.0.1:8080")
         client.__enter__()
-        clients.append(client)
+        if url == demo_database:
+            shared[key] = client
+        else:
+            own.append(client)
         return client
 
     yield make
-    for client in clients:
+    for client in own:
         client.__exit__(None, None, None)

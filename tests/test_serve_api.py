@@ -247,3 +247,15 @@ def test_the_openapi_document_is_served_and_committed_in_sync(serve_client):
         for operation in operations.values():
             assert "400" in operation["responses"], path
             assert "422" not in operation["responses"], path
+
+
+def test_reports_are_built_as_the_server_starts(serve_client):
+    import time
+
+    client = serve_client(warm=True)
+    reports = client.app.state.reports
+    deadline = time.monotonic() + 60
+    while "demo" not in reports._built and time.monotonic() < deadline:  # before any request
+        time.sleep(0.1)
+    assert "demo" in reports._built
+    assert client.get("/api/v1/experiments/demo/report").text == (DEMO / "report.json").read_text()

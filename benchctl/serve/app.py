@@ -91,7 +91,8 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         pool.conninfo = check_database(config)
         pool.open(wait=True, timeout=30)
-        threading.Thread(target=_warm, args=(pool, app.state.reports), daemon=True).start()
+        if config.warm:
+            threading.Thread(target=_warm, args=(pool, app.state.reports), daemon=True).start()
         try:
             yield
         finally:

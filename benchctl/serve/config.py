@@ -34,6 +34,8 @@ class ServeConfig:
     show_content: bool = False
     # Seconds between two looks at the database while streaming a run's progress.
     poll_s: float = 1.0
+    # Build every experiment's report as the server starts, before the first visitor asks.
+    warm: bool = True
 
     @property
     def loopback(self) -> bool:

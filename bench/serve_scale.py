@@ -38,7 +38,6 @@ import os
 import platform
 import random
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,6 +56,7 @@ from psycopg.types.json import Jsonb
 from report_scale import EXPERIMENT, VARIANTS, load
 
 from benchctl.db.queries import query
+from benchctl.stack.processes import free_port
 
 BAR_MS = 100.0
 PAGE = 50
@@ -108,13 +108,6 @@ def make_headless(url: str, ids: list[str]) -> None:
             params,
         )
         conn.execute("ANALYZE sessions, run_attempts, verifications")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextmanager

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from benchctl.stack.processes import free_port
 
 from conftest import REPO_ROOT
 from serve_support import DEMO, end_attempt, move_attempt, start_attempt
@@ -53,16 +54,10 @@ def screenshots(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return found
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextlib.contextmanager
 def serving(url: str, root: Path, token: str | None = None) -> Iterator[str]:
     """`benchctl serve` on a free loopback port over ``url``; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "BENCHCTL_DATABASE_URL": url}
     env.pop("BENCHCTL_SERVE_TOKEN", None)
     if token:

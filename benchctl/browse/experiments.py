@@ -54,8 +54,7 @@ class Reports:
             found = self._built.get(experiment)
         if found is not None:
             return found
-        require_experiment(conn, experiment)
-        report, files = render(conn, experiment)
+        report, files = render(conn, experiment)  # a UsageError if there is no such experiment
         found = Rendered(
             report=report,
             json=files[REPORT_JSON],
@@ -87,7 +86,7 @@ def _counts(row: dict[str, Any]) -> SessionCounts:
 
 def list_experiments(conn: Connection, reports: Reports) -> list[ExperimentSummary]:
     found = []
-    for row in conn.execute(query("browse.experiments")).fetchall():
+    for row in conn.execute(query("browse.experiments"), {"name": None}).fetchall():
         report = reports.get(conn, row["name"]).report
         found.append(
             ExperimentSummary(
@@ -107,7 +106,7 @@ def list_experiments(conn: Connection, reports: Reports) -> list[ExperimentSumma
 def warm(conn: Connection, reports: Reports) -> None:
     """Build every experiment's report now, so that the first visitor does not wait for it (a
     million calls take seconds)."""
-    for row in conn.execute(query("browse.experiments")).fetchall():
+    for row in conn.execute(query("browse.experiments"), {"name": None}).fetchall():
         reports.get(conn, row["name"])
 
 
@@ -128,7 +127,8 @@ def find_experiment(conn: Connection, reports: Reports, name: str) -> Experiment
     """The experiment with its variants and task cards as applied; a UsageError if unknown."""
     info = require_experiment(conn, name)
     report = reports.get(conn, name).report
-    row = next(r for r in conn.execute(query("browse.experiments")).fetchall() if r["name"] == name)
+    row = conn.execute(query("browse.experiments"), {"name": name}).fetchone()
+    assert row is not None  # require_experiment found it
     return ExperimentDetail(
         name=info.name,
         version=info.version,

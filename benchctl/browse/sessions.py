@@ -72,12 +72,28 @@ class SessionFilter(BaseModel):
         return {k: str(v).lower() if isinstance(v, bool) else str(v) for k, v in values.items()}
 
 
+def _session_row(row: dict[str, object]) -> SessionRow:
+    """The figures of a browse.session_rows row (which also holds the session's record)."""
+    return SessionRow.model_validate({k: row[k] for k in SessionRow.model_fields})
+
+
 def _rows(conn: Connection, ids: list[str]) -> list[SessionRow]:
     if not ids:
         return []
     rows = conn.execute(query("browse.session_rows"), {"ids": ids}).fetchall()
-    fields = set(SessionRow.model_fields)
-    return [SessionRow(**{k: v for k, v in row.items() if k in fields}) for row in rows]
+    return [_session_row(row) for row in rows]
+
+
+def session_calls(conn: Connection, session_id: str) -> list[RequestRow] | None:
+    """The session's calls in the order they started; None if there is no such session."""
+    if conn.execute(query("browse.session_exists"), {"id": session_id}).fetchone() is None:
+        return None
+    return _calls(conn, session_id)
+
+
+def _calls(conn: Connection, session_id: str) -> list[RequestRow]:
+    rows = conn.execute(query("browse.requests"), {"id": session_id}).fetchall()
+    return [RequestRow(**row) for row in rows]
 
 
 def list_sessions(conn: Connection, wanted: SessionFilter) -> SessionList:
@@ -105,18 +121,15 @@ def find_session(conn: Connection, session_id: str, *, content: bool) -> Session
     if found is None:
         return None
     params = {"id": session_id}
-    fields = set(SessionRow.model_fields)
     return SessionDetail(
-        session=SessionRow(**{k: v for k, v in found.items() if k in fields}),
+        session=_session_row(found),
         notes=found["notes"],
         key_alias=found["key_alias"],
         budget_usd=found["budget_usd"],
         manifest_commit=found["manifest_commit"],
         manifest_dirty=found["manifest_dirty"],
         operator=found["operator"],
-        requests=[
-            RequestRow(**row) for row in conn.execute(query("browse.requests"), params).fetchall()
-        ],
+        requests=_calls(conn, session_id),
         attempts=[
             Attempt(**row) for row in conn.execute(query("browse.attempts"), params).fetchall()
         ],

@@ -164,7 +164,7 @@ def get_session(session_id: SessionId, conn: Db, config: Config) -> SessionDetai
 )
 def get_timeline(session_id: SessionId, conn: Db) -> Response:
     """The session's calls on a time line (SVG)."""
-    found = sessions.find_session(conn, str(session_id), content=False)
-    if found is None:
+    calls = sessions.session_calls(conn, str(session_id))
+    if calls is None:
         raise HTTPException(404, f"no session {session_id}")
-    return Response(timeline.render(found.requests), media_type=SVG)
+    return Response(timeline.render(calls), media_type=SVG)

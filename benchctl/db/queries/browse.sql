@@ -14,12 +14,16 @@ SELECT (SELECT serial FROM state_meta LIMIT 1) AS serial,
     (SELECT max(recorded_at) FROM session_accounts) AS accounted
 
 -- name: browse.experiments
--- Every experiment as last applied, with its sessions counted by status.
+-- Every experiment as last applied (or the one `name` names), its sessions counted by status.
 SELECT e.name, e.version, e.spec AS document, e.retired_at IS NOT NULL AS retired,
     coalesce(c.sessions, 0) AS sessions, coalesce(c.finalized, 0) AS finalized,
     coalesce(c.open, 0) AS open, coalesce(c.aborted, 0) AS aborted,
     coalesce(c.headless, 0) AS headless
-FROM (SELECT DISTINCT ON (name) * FROM experiments ORDER BY name, version DESC) e
+FROM (
+    SELECT DISTINCT ON (name) * FROM experiments
+    WHERE %(name)s::text IS NULL OR name = %(name)s
+    ORDER BY name, version DESC
+) e
 LEFT JOIN (
     SELECT experiment, count(*) AS sessions,
         count(*) FILTER (WHERE status = 'finalized') AS finalized,

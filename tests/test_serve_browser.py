@@ -136,6 +136,11 @@ def test_experiment_to_comparison_to_session(page, viewer, screenshots):
             ".filter(e => { const b = e.getBBox(); return b.width > 0 || b.height > 0; }).length"
         )
         assert drawn >= 5
+    # The variants and task cards as applied, each with its version.
+    for caption, listed in (("Variants", 4), ("Task cards", 3)):
+        rows = page.get_by_role("table", name=caption, exact=True).locator("tbody tr")
+        assert rows.count() == listed
+        assert all(text.endswith("v1") for text in rows.all_inner_texts())
     page.screenshot(path=str(screenshots / "comparison.png"), full_page=True)
 
     # Variant x task card -> that cell's sessions -> one session.

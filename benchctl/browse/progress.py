@@ -14,6 +14,11 @@ RECENT = 10
 def progress(conn: Connection, experiment: str) -> Progress:
     """Where the experiment's headless sessions stand; a UsageError if it is unknown."""
     require_experiment(conn, experiment)
+    return snapshot(conn, experiment)
+
+
+def snapshot(conn: Connection, experiment: str) -> Progress:
+    """``progress`` of an experiment known to exist: what a stream asks every second."""
     params = {"experiment": experiment, "limit": RECENT}
     counts = conn.execute(query("browse.progress"), params).fetchone()
     assert counts is not None

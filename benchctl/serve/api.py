@@ -125,7 +125,7 @@ async def stream_progress(
 
     def look() -> Progress:
         with pool.connection() as watching:
-            return progress.progress(watching, name)
+            return progress.snapshot(watching, name)  # _known checked it exists
 
     last: Progress | None = None
     while True:

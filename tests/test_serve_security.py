@@ -3,6 +3,7 @@ every response, read-only connections, and no secret in any response."""
 
 from __future__ import annotations
 
+import json
 import re
 import threading
 import time
@@ -67,6 +68,36 @@ def test_no_response_holds_a_secret(serve_client, own_demo_database):
         assert not re.search(r"\bsk-[A-Za-z0-9_-]{12,}", text), response.url
         assert not re.search(r"postgres(ql)?://[^\s\"']*:[^\s\"'@]+@", text), response.url
         assert not any(h in text for h in hashes), response.url
+
+
+HOSTILE = "</pre><script>alert(1)</script><img src=x onerror=alert(2)>"
+
+
+def test_what_harnesses_tasks_and_operators_wrote_is_shown_as_text(serve_client, own_demo_database):
+    """A harness's output, a task's test names and errors, a model name a harness asked for and
+    an operator's notes reach the pages as text: never markup, never script."""
+    with writable(own_demo_database) as conn:
+        sid = conn.execute("SELECT id::text FROM sessions LIMIT 1").fetchone()[0]
+        conn.execute("UPDATE sessions SET notes = %s WHERE id = %s", (HOSTILE, sid))
+        conn.execute(
+            "UPDATE run_attempts SET log = %s, error = %s WHERE session_id = %s",
+            (HOSTILE, HOSTILE, sid),
+        )
+        conn.execute(
+            "UPDATE verifications SET log = %s, checks = %s WHERE session_id = %s",
+            (HOSTILE, json.dumps([{"name": HOSTILE, "status": "failed"}]), sid),
+        )
+        conn.execute("UPDATE requests SET requested_model = %s, routed_model = %s"
+                     " WHERE session_id = %s", (HOSTILE, HOSTILE, sid))  # fmt: skip
+    client = serve_client(own_demo_database)
+    page = client.get(f"/sessions/{sid}").text
+    timeline = client.get(f"/api/v1/sessions/{sid}/timeline.svg").text
+    for text in (page, timeline):
+        assert "<script>" not in text and "<img src=x" not in text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert page.count("&lt;/pre&gt;") >= 5  # notes, run log, error, verifier log, check name
+    assert "&lt;script&gt;" in timeline
+    assert client.get(f"/api/v1/sessions/{sid}").json()["notes"] == HOSTILE
 
 
 def test_every_response_carries_the_security_headers(serve_client):
